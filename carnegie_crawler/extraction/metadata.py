@@ -1,0 +1,115 @@
+"""The embedded metadata block and the <head> metadata.
+
+Both survive a redesign far better than visible markup, so they are read first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml.html import HtmlElement
+
+from .text import clean, html_to_text
+
+logger = logging.getLogger(__name__)
+
+# Keys that identify the site's metadata block among other JSON scripts.
+_BLOCK_KEYS = frozenset({"authors", "type", "centers", "primaryCenter", "topics", "regions", "programs"})
+_MAX_BLOCK_CHARS = 1_000_000
+
+
+@dataclass
+class MetadataBlock:
+    """The metadata block, with every value coerced to the type SITE.md documents."""
+
+    present: bool = False
+    malformed: bool = False
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, key: str) -> str | None:
+        value = self.values.get(key)
+        if isinstance(value, list):
+            value = next((v for v in value if isinstance(v, str) and v.strip()), None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        return html_to_text(value) or None if isinstance(value, str) else None
+
+    def labels(self, key: str) -> list[str]:
+        """A list value; a bare string counts as a one-element list (never split on commas)."""
+        value = self.values.get(key)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        out: list[str] = []
+        for entry in value:
+            if isinstance(entry, dict):
+                entry = entry.get("name") or entry.get("title")
+            text = html_to_text(entry) if isinstance(entry, str) else ""
+            if text and text not in out:
+                out.append(text)
+        return out
+
+
+def read_metadata_block(root: HtmlElement) -> MetadataBlock:
+    malformed = False
+    for script in root.iterfind(".//script"):
+        if (script.get("type") or "").strip().lower() != "application/json":
+            continue
+        raw = (script.text or "").strip()
+        if not raw or len(raw) > _MAX_BLOCK_CHARS:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            # Only a script that looks like ours counts as a malformed block.
+            if any(f'"{key}"' in raw for key in _BLOCK_KEYS):
+                malformed = True
+            continue
+        if isinstance(data, dict) and _BLOCK_KEYS.intersection(data):
+            return MetadataBlock(present=True, values=data)
+    return MetadataBlock(malformed=malformed)
+
+
+@dataclass
+class HeadMeta:
+    lang: str | None
+    title: str | None
+    description: str | None
+    canonical: str | None
+    og_title: str | None
+    og_description: str | None
+    og_image: str | None
+    published_time: str | None
+
+
+def read_head(root: HtmlElement) -> HeadMeta:
+    metas: dict[str, str] = {}
+    for meta in root.iterfind(".//meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
+        content = meta.get("content")
+        if key and content and key not in metas:
+            metas[key] = content
+    canonical = None
+    for link in root.iterfind(".//link"):
+        rel = (link.get("rel") or "").lower().split()
+        if "canonical" in rel and link.get("href"):
+            canonical = link.get("href", "").strip()
+            break
+    title_el = root.find(".//title")
+    return HeadMeta(
+        lang=clean(root.get("lang") or root.get("xml:lang")) or None,
+        title=html_to_text(title_el.text_content()) if title_el is not None else None,
+        description=html_to_text(metas.get("description", "")) or None,
+        canonical=canonical,
+        og_title=html_to_text(metas.get("og:title", "")) or None,
+        og_description=html_to_text(metas.get("og:description", "")) or None,
+        og_image=clean(metas.get("og:image")) or None,
+        published_time=clean(
+            metas.get("article:published_time") or metas.get("datepublished") or metas.get("date")
+        )
+        or None,
+    )

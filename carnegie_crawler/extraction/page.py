@@ -1,0 +1,237 @@
+"""Turn one publication page into a `Publication`.
+
+Order of trust for every field: the metadata block, then `<head>`, then what
+the page shows (found by semantics and text, class names never).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from lxml.html import HtmlElement, document_fromstring
+from scrapy.http import TextResponse
+
+from ..items import Author, Image, Publication, compute_content_hash
+from ..urls import fold_path, normalize_url, query_param
+from . import authors as people
+from .body import body_blocks, find_body_container
+from .dates import iso_date, parse_printed_date
+from .layout import Layout
+from .metadata import HeadMeta, MetadataBlock, read_head, read_metadata_block
+from .sections import card_links
+from .text import ancestors, clean, element_text, tag
+from .vocab import BLOG_PATHS, BLOGS, BOILERPLATE, ORIGIN_LINE, SOURCE_LINE, TITLE_SUFFIX, TYPE_LABELS
+
+_LANG = re.compile(r"^([a-z]{2,3})(?:[-_]|$)", re.IGNORECASE)
+_TAXONOMY = ("centers", "programs", "projects", "collections", "regions", "topics")
+
+
+def extract_from_response(response: TextResponse) -> Publication:
+    return extract_publication(response.selector.root, response.url)
+
+
+def extract_from_html(html: str | bytes, url: str) -> Publication:
+    return extract_publication(document_fromstring(html), url)
+
+
+def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | None = None) -> Publication:
+    head = read_head(root)
+    block = read_metadata_block(root)
+    page = Layout(root)
+    eyebrow = _eyebrow(page)
+    names = _author_names(block, page)
+    item = Publication(
+        url=_canonical_url(head, fetched_url),
+        fetched_url=fetched_url,
+        language=_language(head, fetched_url),
+        content_type=block.text("type") or _first_mapped(eyebrow, TYPE_LABELS),
+        title=head.og_title or _h1_title(page) or _head_title(head),
+        subtitle=head.description or head.og_description or _visible_dek(page),
+        blog=block.text("blog") or _blog_from_path(fetched_url) or _first_mapped(eyebrow, BLOGS),
+        authors=_authors(names, page, fetched_url),
+        published_date=iso_date(head.published_time) or _visible_date(page),
+        source=_outlet(page),
+        image=_image(head, page, fetched_url),
+        primary_center=block.text("primaryCenter") or _eyebrow_center(eyebrow),
+        crawled_at=crawled_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    for key in _TAXONOMY:
+        setattr(item, key, block.labels(key) if key in block.values else _visible_labels(key, page, fetched_url))
+    item.body = _body(page)
+    item.word_count = len(item.body.split()) if item.body else 0
+    item.related = {
+        "recent_work": card_links(page.scopes["recent"], fetched_url),
+        "more_work": card_links(page.scopes["more"], fetched_url),
+    }
+    item.content_hash = compute_content_hash(item)
+    return item
+
+
+def _canonical_url(head: HeadMeta, fetched_url: str) -> str:
+    if head.canonical and (url := normalize_url(head.canonical, fetched_url)):
+        return url
+    normalized = normalize_url(fetched_url)
+    return fold_path(normalized) if normalized else fetched_url
+
+
+def _language(head: HeadMeta, fetched_url: str) -> str | None:
+    for value in (head.lang, query_param(fetched_url, "lang")):
+        if value and (match := _LANG.match(value.strip())):
+            return match.group(1).lower()
+    return None
+
+
+def _h1_title(page: Layout) -> str | None:
+    return element_text(page.h1) or None if page.h1 is not None else None
+
+
+def _head_title(head: HeadMeta) -> str | None:
+    return TITLE_SUFFIX.sub("", head.title).strip() or None if head.title else None
+
+
+def _eyebrow(page: Layout) -> list[str]:
+    """Short texts printed above the title (type label, blog or center name)."""
+    if page.h1 is None:
+        return []
+    texts: list[str] = []
+    node = page.h1
+    for _ in range(3):
+        for sib in node.itersiblings(preceding=True):
+            if tag(sib) in ("figure", "script", "img", "picture"):
+                continue
+            texts[:0] = [t for el in sib.iter() if tag(el) and (t := clean(el.text)) and len(t) < 120]
+        if texts or node.getparent() is None or node.getparent() is page.content:
+            break
+        node = node.getparent()
+    return texts
+
+
+def _first_mapped(texts: list[str], mapping: dict[str, str]) -> str | None:
+    return next((mapping[t.lower()] for t in texts if t.lower() in mapping), None)
+
+
+def _eyebrow_center(texts: list[str]) -> str | None:
+    for text in texts:
+        low = text.lower()
+        if low not in TYPE_LABELS and low not in BLOGS and ("carnegie" in low or "center" in low):
+            return text
+    return None
+
+
+def _blog_from_path(url: str) -> str | None:
+    segments = urlsplit(url).path.split("/")
+    return next((BLOG_PATHS[s] for s in segments if s in BLOG_PATHS), None)
+
+
+def _author_names(block: MetadataBlock, page: Layout) -> list[str]:
+    if "authors" in block.values:
+        return block.labels("authors")
+    return people.split_byline(element_text(page.byline)) if page.byline is not None else []
+
+
+def _authors(names: list[str], page: Layout, base_url: str) -> list[Author]:
+    about = page.scopes["about"]
+    sources = ([page.byline] if page.byline is not None else []) + about
+    return people.build_authors(names, people.people_links(sources, base_url), people.card_roles(about, names))
+
+
+def _visible_dek(page: Layout) -> str | None:
+    """The first sentence-like block between the title and the byline or date line."""
+    if page.h1 is None:
+        return None
+    limit = min((page.pos(el) for el in (page.byline, page.dateline) if el is not None), default=page.first_long)
+    for el in page.h1.itersiblings():
+        if limit >= 0 and page.pos(el) >= limit:
+            break
+        if tag(el) not in ("p", "div", "h2", "h3") or page.is_chrome(el) or _is_widget(el):
+            continue
+        text = element_text(el)
+        if len(text) >= 20:
+            return text
+    return None
+
+
+def _is_widget(el: HtmlElement) -> bool:
+    """Share buttons and link rows: boilerplate inside, or mostly link text."""
+    if any(BOILERPLATE.match(clean(d.text)) for d in el.iter() if tag(d) and d.text):
+        return True
+    link_chars = sum(len(element_text(a)) for a in el.iter("a"))
+    return link_chars > len(element_text(el)) / 2
+
+
+def _visible_date(page: Layout) -> str | None:
+    for el in page.content.iter("time"):
+        if page.in_header_zone(el) and (found := iso_date(el.get("datetime")) or parse_printed_date(element_text(el))):
+            return found
+    return parse_printed_date(element_text(page.dateline)) if page.dateline is not None else None
+
+
+def _source_lines(page: Layout) -> list[tuple[HtmlElement, str]]:
+    lines = []
+    for el in page.iter_content():
+        own = clean(el.text)
+        if own and SOURCE_LINE.match(own) and not page.in_fenced_section(el):
+            text = SOURCE_LINE.sub("", element_text(el)).strip()
+            if text and len(text) < 200:
+                lines.append((el, text))
+    return lines
+
+
+def _outlet(page: Layout) -> str | None:
+    anchor = page.dateline if page.dateline is not None else page.h1
+    for el, text in _source_lines(page):
+        in_figure = any(tag(a) in ("figure", "figcaption") for a in (el, *ancestors(el)))
+        if not in_figure and page.pos(el) > page.pos(anchor) and page.in_header_zone(el):
+            return text
+    for el in page.iter_content():
+        if tag(el) == "p" and page.in_body_zone(el) and (match := ORIGIN_LINE.match(element_text(el))):
+            return match.group(1).strip()
+    return None
+
+
+def _image(head: HeadMeta, page: Layout, base_url: str) -> Image | None:
+    hero = next((f for f in page.content.iter("figure") if page.pos(f) < page.start and f.find(".//img") is not None), None)
+    src = head.og_image or (hero.find(".//img").get("src") if hero is not None else None)  # type: ignore[union-attr]
+    url = normalize_url(src, base_url) if src else None
+    if not url:
+        return None
+    credit = None
+    if hero is not None:
+        caption = hero.find(".//figcaption")
+        credit = SOURCE_LINE.sub("", element_text(caption)).strip() or None if caption is not None else None
+    if credit is None:
+        credit = next((text for el, text in _source_lines(page) if page.pos(el) < page.start), None)
+    return {"url": url, "credit": credit}
+
+
+def _visible_labels(key: str, page: Layout, base_url: str) -> list[str]:
+    """Taxonomy from tag and promo links, when the metadata block does not say."""
+    if key not in ("topics", "regions", "projects"):
+        return []
+    pattern = re.compile(rf"/{key}/[^/?#]+")
+    out: list[str] = []
+    for a in page.content.iter("a"):
+        url = normalize_url(a.get("href") or "", base_url)
+        text = element_text(a)
+        if url and text and pattern.search(urlsplit(url).path) and text.lower() != "learn more":
+            if not any(tag(x) == "nav" for x in ancestors(a)) and text not in out:
+                out.append(text)
+    return out
+
+
+def _body(page: Layout) -> str | None:
+    paragraphs = [
+        p for p in page.content.iter("p")
+        if page.in_body_zone(p) and not page.is_chrome(p) and not page.in_fenced_section(p)
+    ]  # fmt: skip
+    container = find_body_container(paragraphs, page.is_chrome)
+    if container is None:
+        return None
+
+    def keep(el: HtmlElement) -> bool:
+        return page.in_body_zone(el) and not page.is_chrome(el) and not page.in_fenced_section(el)
+
+    blocks = body_blocks(container, keep)
+    return "\n\n".join(blocks) or None

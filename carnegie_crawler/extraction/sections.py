@@ -1,0 +1,143 @@
+"""Find page sections by their heading text, and the card links inside them.
+
+Class names are a guess (SITE.md), so a section is located by what it says:
+"Recent Work", "More Work from ...", "About the Author(s)", "Notes".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from lxml.html import HtmlElement
+
+from ..urls import is_publication_url, normalize_url
+from .text import HEADING_TAGS, ancestors, clean, element_text, heading_level, tag
+from .vocab import BLOGS, NON_BODY_SECTIONS, TYPE_LABELS
+
+_INLINE = frozenset({"a", "b", "strong", "em", "i", "span", "small", "font", "label"})
+_MAX_HEADING_CHARS = 200
+_PUBLICATION_PATH = re.compile(r"/\d{4}/\d{2}/|-pub-\d+|/podcasts/[^/]+/[^/]+")
+
+
+def find_headings(root: HtmlElement, pattern: re.Pattern[str]) -> list[HtmlElement]:
+    """Elements that act as a heading whose whole text matches *pattern*.
+
+    Works for `<h2>More Work from X</h2>`, `<p><strong>Recent Work</strong></p>`,
+    and sections labelled with `aria-label`.
+    """
+    found: list[HtmlElement] = []
+    for el in root.iter():
+        name = tag(el)
+        if not name:
+            continue
+        label = el.get("aria-label")
+        if label and name in ("section", "aside", "div", "nav", "ul") and pattern.match(clean(label)):
+            found.append(el)
+            continue
+        own = clean(el.text)
+        if not own or len(own) > _MAX_HEADING_CHARS or not pattern.match(own):
+            continue
+        heading = _block_of(el)
+        if pattern.match(element_text(heading)) and heading not in found:
+            found.append(heading)
+    # A heading nested in another match (e.g. <h2><span>..</span></h2>) counts once.
+    return [h for h in found if not any(a in found for a in ancestors(h))]
+
+
+def _block_of(el: HtmlElement) -> HtmlElement:
+    """Climb from inline wrappers to the block that carries the heading text."""
+    while tag(el) in _INLINE:
+        parent = el.getparent()
+        if parent is None or len(element_text(parent)) > _MAX_HEADING_CHARS:
+            break
+        el = parent
+    return el
+
+
+def section_scope(heading: HtmlElement) -> list[HtmlElement]:
+    """The elements a heading introduces.
+
+    For an `aria-label`led container, the container itself. Otherwise the
+    heading's following siblings up to the next heading of the same or a higher
+    rank; if the heading is wrapped alone, the wrapper's following siblings.
+    """
+    if tag(heading) not in HEADING_TAGS and heading.get("aria-label") and len(heading):
+        return [heading]
+    level = heading_level(heading)
+    node: HtmlElement | None = heading
+    for _ in range(4):
+        if node is None:
+            break
+        scope = list(_siblings_until_heading(node, level))
+        if scope:
+            return scope
+        node = node.getparent()
+    return []
+
+
+def _siblings_until_heading(node: HtmlElement, level: int) -> Iterator[HtmlElement]:
+    for sib in node.itersiblings():
+        if not tag(sib):
+            continue
+        if _starts_new_section(sib, level):
+            return
+        yield sib
+
+
+def _starts_new_section(el: HtmlElement, level: int) -> bool:
+    name = tag(el)
+    if name in HEADING_TAGS and heading_level(el) <= level:
+        return True
+    text = clean(el.text)
+    return bool(text) and len(text) < _MAX_HEADING_CHARS and any(p.match(text) for p in NON_BODY_SECTIONS)
+
+
+def card_links(scope: Iterable[HtmlElement], base_url: str) -> list[str]:
+    """Normalised title-link URLs of the cards in a section, in page order, once each."""
+    urls: list[str] = []
+    for container in scope:
+        cards = _cards(container)
+        if cards:
+            found = [url for card in cards for url in _title_links(card, base_url, single=True)]
+        else:
+            found = _title_links(container, base_url, single=False)
+        urls.extend(url for url in found if url not in urls)
+    return list(dict.fromkeys(urls))
+
+
+def _cards(container: HtmlElement) -> list[HtmlElement]:
+    """Innermost `li`/`article` elements that hold a link: one per card."""
+    found = [el for el in container.iter("li", "article") if el.find(".//a") is not None]
+    inner = set(found)
+    return [c for c in found if not any(d in inner for d in c.iterdescendants("li", "article"))]
+
+
+def _title_links(card: HtmlElement, base_url: str, single: bool) -> list[str]:
+    """The title link of one card, or (no card markup) every publication-like link."""
+    anchors = [card] if tag(card) == "a" else list(card.iter("a"))
+    candidates: list[tuple[int, str]] = []
+    for a in anchors:
+        url = normalize_url(a.get("href") or "", base_url)
+        text = element_text(a)
+        if not url or not text or not is_publication_url(url):
+            continue
+        if text.lower() in TYPE_LABELS or text.lower() in BLOGS:
+            continue
+        in_heading = any(tag(x) in HEADING_TAGS for x in _ancestors_within(a, card))
+        score = 2 * in_heading + bool(_PUBLICATION_PATH.search(url))
+        candidates.append((score, url))
+    if not candidates:
+        return []
+    best = max(score for score, _ in candidates)
+    if single:
+        return [next(url for score, url in candidates if score == best)]
+    # Without card markup, links that look like publications win over listings.
+    return [url for score, url in candidates if score >= min(best, 1)]
+
+
+def _ancestors_within(el: HtmlElement, stop: HtmlElement) -> Iterator[HtmlElement]:
+    for parent in ancestors(el):
+        if parent is stop:
+            return
+        yield parent

@@ -1,0 +1,90 @@
+"""Plain-text helpers over lxml elements."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+_WS = re.compile(r"\s+")
+# Elements whose text is never content.
+SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "button", "select", "input"})
+BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+        "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
+        "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
+HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_FOOTNOTE = re.compile(r"^\W*(?:\d{1,3}|[ivxlc]{1,6}|[*†‡§])\W*$", re.IGNORECASE)
+
+
+def clean(value: object) -> str:
+    """Collapse whitespace and trim; non-strings become ''."""
+    if not isinstance(value, str):
+        return ""
+    return _WS.sub(" ", value).strip()
+
+
+def tag(el: object) -> str:
+    """Lower-case tag name, '' for comments and processing instructions."""
+    t = getattr(el, "tag", None)
+    return t.lower() if isinstance(t, str) else ""
+
+
+def is_footnote_marker(el: HtmlElement) -> bool:
+    return tag(el) == "sup" and bool(_FOOTNOTE.match(el.text_content() or ""))
+
+
+def element_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> str:
+    """Visible text of *el*, whitespace-collapsed, without scripts or footnote markers."""
+    parts: list[str] = []
+    _walk(el, parts, skip)
+    return clean("".join(parts))
+
+
+def _walk(el: HtmlElement, out: list[str], skip: Callable[[HtmlElement], bool] | None) -> None:
+    name = tag(el)
+    if not name or name in SKIP_TAGS or is_footnote_marker(el) or (skip is not None and skip(el)):
+        return
+    block = name in BLOCK_TAGS
+    if block:
+        out.append(" ")
+    if el.text:
+        out.append(el.text)
+    for child in el:
+        _walk(child, out, skip)
+        if child.tail:
+            out.append(child.tail)
+    if block:
+        out.append(" ")
+
+
+def html_to_text(value: str) -> str:
+    """Text of a value that may carry markup (metadata values, meta content)."""
+    value = clean(value)
+    if "<" not in value and "&" not in value:
+        return value
+    try:
+        fragment = etree.fromstring(f"<div>{value}</div>", etree.HTMLParser())
+    except (etree.ParserError, ValueError):
+        return clean(re.sub(r"<[^>]*>", " ", value))
+    if fragment is None:
+        return ""
+    body = fragment.find(".//div")
+    return element_text(body) if body is not None else ""
+
+
+def ancestors(el: HtmlElement) -> Iterator[HtmlElement]:
+    parent = el.getparent()
+    while parent is not None:
+        yield parent
+        parent = parent.getparent()
+
+
+def heading_level(el: HtmlElement) -> int:
+    name = tag(el)
+    return int(name[1]) if name in HEADING_TAGS else 7

@@ -1,0 +1,54 @@
+"""Words the site prints, used to recognise parts of a page by their text."""
+
+from __future__ import annotations
+
+import re
+
+# Printed eyebrow / card type label -> metadata `type` value.
+TYPE_LABELS = {
+    "commentary": "commentary",
+    "in the media": "legacyinthemedia",
+    "press release": "pressRelease",
+    "event": "event",
+    "q&a": "qa",
+    "other": "other",
+    "testimony": "testimony",
+    "article": "article",
+    "research": "research",
+    "report": "report",
+    "paper": "paper",
+    "podcast": "podcast",
+    "book": "book",
+    "video": "video",
+}
+# Metadata `type` values the spider's `types` argument accepts (lower-case key -> value).
+KNOWN_TYPES = {v.lower(): v for v in TYPE_LABELS.values()}
+
+BLOGS = {"diwan": "Diwan", "carnegie politika": "Carnegie Politika", "politika": "Carnegie Politika"}
+BLOG_PATHS = {"diwan": "Diwan", "politika": "Carnegie Politika"}
+
+RECENT_WORK = re.compile(r"^recent work$", re.IGNORECASE)
+MORE_WORK = re.compile(r"^more work from\b", re.IGNORECASE)
+ABOUT_AUTHORS = re.compile(r"^about the authors?$", re.IGNORECASE)
+NOTES = re.compile(r"^(?:end|foot)?notes$", re.IGNORECASE)
+# Section headings that end the article body wherever they appear.
+NON_BODY_SECTIONS = (RECENT_WORK, MORE_WORK, ABOUT_AUTHORS, NOTES)
+
+BYLINE = re.compile(r"^by\s+(?=\S)", re.IGNORECASE)
+DATELINE = re.compile(r"^(?:published\s+on|published|updated\s+on)\b[:\s]*", re.IGNORECASE)
+SOURCE_LINE = re.compile(r"^source\s*:\s*", re.IGNORECASE)
+ORIGIN_LINE = re.compile(
+    r"^(?:this|the|an?)\b[^.]{0,60}?\boriginally\s+(?:published|appeared)\s+(?:in|on|by)\s+((?-i:[A-Z\u0100-\uffff]|the\s).{0,120}?)"
+    r"(?:\s+on\s+[^.]*\d{4})?(?:\.\s*|\s+|$)(?:read (?:the )?full text\W*)?$",
+    re.IGNORECASE,
+)
+READ_FULL_TEXT = re.compile(r"^read (?:the )?full text\b", re.IGNORECASE)
+BOILERPLATE = re.compile(
+    r"^(?:link copied|copy link|share(?: on \w+)?|project|learn more|read more|read full text|sign up)$"
+    r"|^get more news and analysis from\b|^this site uses cookies\b"
+    r"|does not take institutional positions",
+    re.IGNORECASE,
+)
+DISCLAIMER = re.compile(r"does not take institutional positions", re.IGNORECASE)
+TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+Carnegie Endowment for International Peace\s*$", re.IGNORECASE)
+NAME_SUFFIX = re.compile(r"^(?:jr|sr|ii|iii|iv|v|phd|md|esq)\.?$", re.IGNORECASE)

@@ -1,0 +1,98 @@
+"""URL normalisation shared by the spider, the extractor and the dedupe key.
+
+One function decides what "the same URL" means, so that the request
+dupefilter, the canonical ``url`` field and the dedupe key never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+SITE_HOST = "carnegieendowment.org"
+CENTERS = ("middle-east", "russia-eurasia", "india", "europe", "china")
+LANGUAGES = ("en", "ar", "ru", "zh", "fr")
+_DROP_PARAMS = re.compile(r"^(utm_.*|center)$", re.IGNORECASE)
+_LANG_PREFIX = re.compile(r"^/(?:%s)(?=/)" % "|".join(LANGUAGES))
+_CENTER_POSTS = re.compile(r"^/(?:%s)/posts/" % "|".join(CENTERS))
+# Sections of the site that are never publications (SITE.md, "Not publications").
+_NON_PUBLICATION = frozenset({"people", "regions", "topics", "programs", "projects", "experts", "search"})
+
+
+def host_key(host: str) -> str:
+    """Fold the host variants seen in stored URLs into one host name."""
+    host = host.lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    return host
+
+
+def is_site_host(host: str) -> bool:
+    return host_key(host) == SITE_HOST
+
+
+def normalize_url(url: str, base: str | None = None) -> str | None:
+    """Return the normalised absolute form of *url*, or None if it is not http(s).
+
+    Fragments, ``utm_*`` and ``center`` parameters are dropped, query
+    parameters are sorted, and carnegieendowment.org host variants fold to
+    ``https://carnegieendowment.org``.
+    """
+    url = url.strip()
+    if base:
+        url = urljoin(base, url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.rstrip(".")
+    if is_site_host(host):
+        scheme, netloc = "https", SITE_HOST
+    else:
+        default = {"http": 80, "https": 443}[scheme]
+        netloc = host if port in (None, default) else f"{host}:{port}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _DROP_PARAMS.match(k)]
+    )
+    return canonicalize_url(urlunsplit((scheme, netloc, parts.path or "/", query, "")))
+
+
+def fold_path(url: str) -> str:
+    """Fold the language prefix and ``/<center>/posts/`` so one document has one path.
+
+    Blog paths (``/middle-east/diwan/...``) are kept: they are the canonical form.
+    """
+    parts = urlsplit(url)
+    path = _LANG_PREFIX.sub("", parts.path, count=1)
+    path = _CENTER_POSTS.sub("/posts/", path, count=1)
+    return urlunsplit(parts._replace(path=path))
+
+
+def without_param(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name])
+    return urlunsplit(parts._replace(query=query))
+
+
+def query_param(url: str, name: str) -> str | None:
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == name:
+            return value
+    return None
+
+
+def is_publication_url(url: str) -> bool:
+    """False for sections SITE.md lists as never being publications (bios, tags, listings)."""
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    if segments and segments[0] in LANGUAGES:
+        segments = segments[1:]
+    if segments and segments[0] in CENTERS:
+        segments = segments[1:]
+    # A bare center or language root is a landing page, not a publication.
+    return bool(segments) and segments[0] not in _NON_PUBLICATION
