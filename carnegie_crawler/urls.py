@@ -15,8 +15,8 @@ SITE_HOST = "carnegieendowment.org"
 CENTERS = ("middle-east", "russia-eurasia", "india", "europe", "china")
 LANGUAGES = ("en", "ar", "ru", "zh", "fr")
 _DROP_PARAMS = re.compile(r"^(utm_.*|center)$", re.IGNORECASE)
-_LANG_PREFIX = re.compile(r"^/(?:%s)(?=/)" % "|".join(LANGUAGES))
-_CENTER_POSTS = re.compile(r"^/(?:%s)/posts/" % "|".join(CENTERS))
+_LANG_PREFIX = re.compile(r"^/(?:{})(?=/)".format("|".join(LANGUAGES)))
+_CENTER_POSTS = re.compile(r"^/(?:{})/posts/".format("|".join(CENTERS)))
 # Sections of the site that are never publications (SITE.md, "Not publications").
 _NON_PUBLICATION = frozenset({"people", "regions", "topics", "programs", "projects", "experts", "search"})
 
@@ -57,9 +57,7 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     else:
         default = {"http": 80, "https": 443}[scheme]
         netloc = host if port in (None, default) else f"{host}:{port}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _DROP_PARAMS.match(k)]
-    )
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _DROP_PARAMS.match(k)])
     return canonicalize_url(urlunsplit((scheme, netloc, parts.path or "/", query, "")))
 
 

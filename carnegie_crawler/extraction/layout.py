@@ -12,7 +12,7 @@ from lxml.html import HtmlElement
 
 from .sections import find_headings, section_scope
 from .text import ancestors, clean, element_text, tag
-from .vocab import ABOUT_AUTHORS, DISCLAIMER, BYLINE, DATELINE, MORE_WORK, NOTES, RECENT_WORK
+from .vocab import ABOUT_AUTHORS, BYLINE, DATELINE, DISCLAIMER, MORE_WORK, NOTES, RECENT_WORK
 
 _LONG_PARAGRAPH = 150
 _MAX_LINE = 400
@@ -33,16 +33,16 @@ class Layout:
         }
         self.scopes = {key: [el for h in hs for el in section_scope(h)] for key, hs in self.headings.items()}
         self._fenced = {el for key in self.headings for el in (*self.headings[key], *self.scopes[key])}
-        self.disclaimer = next(
-            (el for el in self.iter_content() if _own(el) and DISCLAIMER.search(_own(el))), None
-        )
+        self.disclaimer = next((el for el in self.iter_content() if _own(el) and DISCLAIMER.search(_own(el))), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
         self.first_long = self._first_long_paragraph()
         self.byline = self._find_line(lambda t: bool(BYLINE.match(t)) or t.lower() == "by")
         self.dateline = self._find_line(lambda t: bool(DATELINE.match(t)))
-        self.header_end = max(self.pos(el) for el in (self.h1, self.byline, self.dateline) if el is not None) if (
-            self.h1 is not None or self.byline is not None or self.dateline is not None
-        ) else -1
+        self.header_end = (
+            max(self.pos(el) for el in (self.h1, self.byline, self.dateline) if el is not None)
+            if (self.h1 is not None or self.byline is not None or self.dateline is not None)
+            else -1
+        )
         self.body_end = self._body_end()
 
     # -- positions -------------------------------------------------------
@@ -90,9 +90,10 @@ class Layout:
 
     def _first_long_paragraph(self) -> int:
         for el in self.iter_content():
-            if tag(el) == "p" and self.pos(el) > self.start and not self.is_chrome(el):
-                if len(element_text(el)) >= _LONG_PARAGRAPH and not self.in_fenced_section(el):
-                    return self.pos(el)
+            if tag(el) != "p" or self.pos(el) <= self.start or self.is_chrome(el):
+                continue
+            if len(element_text(el)) >= _LONG_PARAGRAPH and not self.in_fenced_section(el):
+                return self.pos(el)
         return -1
 
     def _find_line(self, matches: object) -> HtmlElement | None:

@@ -108,8 +108,6 @@ def read_head(root: HtmlElement) -> HeadMeta:
         og_title=html_to_text(metas.get("og:title", "")) or None,
         og_description=html_to_text(metas.get("og:description", "")) or None,
         og_image=clean(metas.get("og:image")) or None,
-        published_time=clean(
-            metas.get("article:published_time") or metas.get("datepublished") or metas.get("date")
-        )
+        published_time=clean(metas.get("article:published_time") or metas.get("datepublished") or metas.get("date"))
         or None,
     )

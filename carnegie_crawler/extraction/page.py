@@ -192,8 +192,10 @@ def _outlet(page: Layout) -> str | None:
 
 
 def _image(head: HeadMeta, page: Layout, base_url: str) -> Image | None:
-    hero = next((f for f in page.content.iter("figure") if page.pos(f) < page.start and f.find(".//img") is not None), None)
-    src = head.og_image or (hero.find(".//img").get("src") if hero is not None else None)  # type: ignore[union-attr]
+    hero = next(
+        (f for f in page.content.iter("figure") if page.pos(f) < page.start and f.find(".//img") is not None), None
+    )
+    src = head.og_image or (hero.find(".//img").get("src") if hero is not None else None)
     url = normalize_url(src, base_url) if src else None
     if not url:
         return None
@@ -215,9 +217,10 @@ def _visible_labels(key: str, page: Layout, base_url: str) -> list[str]:
     for a in page.content.iter("a"):
         url = normalize_url(a.get("href") or "", base_url)
         text = element_text(a)
-        if url and text and pattern.search(urlsplit(url).path) and text.lower() != "learn more":
-            if not any(tag(x) == "nav" for x in ancestors(a)) and text not in out:
-                out.append(text)
+        if not url or not text or text in out or text.lower() == "learn more":
+            continue
+        if pattern.search(urlsplit(url).path) and not any(tag(x) == "nav" for x in ancestors(a)):
+            out.append(text)
     return out
 
 

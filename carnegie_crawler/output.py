@@ -1,0 +1,97 @@
+"""JSON Lines files that appear at their final path only once complete.
+
+Lines go to `<path>.part`, each written in one call and flushed, so a crash
+leaves only whole lines there; `commit()` renames the file into place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+class OutputError(Exception):
+    """An output path cannot be used; the message names the path and the reason."""
+
+
+def run_time(crawler: Crawler) -> str:
+    """The run's start time as used in `%(time)s`, the same for every file of one run."""
+    stamp = getattr(crawler, "_carnegie_run_time", None)
+    if stamp is None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
+        crawler._carnegie_run_time = stamp  # type: ignore[attr-defined]
+    return str(stamp)
+
+
+def render_path(template: str, crawler: Crawler, spider_name: str) -> Path:
+    try:
+        return Path(template % {"time": run_time(crawler), "name": spider_name})
+    except (KeyError, ValueError, TypeError) as exc:
+        raise OutputError(f"bad output path template {template!r}: {exc}") from None
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, before any request, if *path* cannot be written."""
+    if path.is_dir():
+        raise OutputError(f"output path {path} is a directory")
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create directory {directory}: {exc.strerror or exc}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"directory {directory} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"output file {path} is not writable")
+
+
+class JsonLinesFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        self.lines = 0
+        self._fh: Any = None
+
+    def open(self) -> None:
+        check_writable(self.path)
+        if self.part.exists():
+            # Left by a run that crashed: keep its lines, never overwrite them.
+            stale = self.part.with_name(f"{self.part.name}.{datetime.now(UTC):%Y%m%dT%H%M%S}")
+            self.part.rename(stale)
+            logger.warning("Moved leftover partial output %s to %s", self.part, stale)
+        try:
+            self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - closed in commit()/close()
+        except OSError as exc:
+            raise OutputError(f"cannot open {self.part}: {exc.strerror or exc}") from None
+
+    @property
+    def is_open(self) -> bool:
+        return self._fh is not None
+
+    def write(self, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        self._fh.write(data)
+        self.lines += 1
+
+    def commit(self) -> Path:
+        """Make the lines durable and move the file to its final path."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self._fh = None
+        os.replace(self.part, self.path)
+        return self.path
+
+    def close(self) -> None:
+        """Stop writing, leaving the `.part` file where it is."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

@@ -1,0 +1,56 @@
+"""Load the publication JSON Schema and build its validator once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
+SCHEMA_FILE = "publication.schema.json"
+_MAX_MESSAGE = 200
+
+
+class SchemaLoadError(Exception):
+    """The schema file is missing or invalid; the message says which and why."""
+
+
+def default_schema_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE
+
+
+def load_validator(path: str | Path | None = None) -> Draft202012Validator:
+    path = Path(path) if path else default_schema_path()
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SchemaLoadError(f"cannot read schema {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SchemaLoadError(f"schema {path} is not valid JSON: {exc}") from None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise SchemaLoadError(f"schema {path} is not a valid JSON Schema: {exc.message}") from None
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def json_path(error: ValidationError) -> str:
+    """`$.authors[0].name` style path of a validation error."""
+    out = "$"
+    for part in error.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def describe_errors(validator: Draft202012Validator, record: dict[str, Any]) -> list[dict[str, str]]:
+    """Every failure as `{path, message}`, sorted by path, messages cut to a readable length."""
+    errors = sorted(validator.iter_errors(record), key=lambda e: (json_path(e), e.message))
+    described = []
+    for error in errors:
+        message = error.message
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 1] + "…"
+        described.append({"path": json_path(error), "message": message})
+    return described

@@ -1,0 +1,59 @@
+"""Project settings. Every value here can be overridden with `scrapy crawl ... -s NAME=VALUE`."""
+
+BOT_NAME = "carnegie_crawler"
+SPIDER_MODULES = ["carnegie_crawler.spiders"]
+NEWSPIDER_MODULE = "carnegie_crawler.spiders"
+# Our own `crawl` (argument checks, clean one-line errors) and `demo` commands.
+COMMANDS_MODULE = "carnegie_crawler.commands"
+
+# --- Politeness: one small team's crawler against a public site -------------
+# Identify ourselves and give the site a way to reach us.
+USER_AGENT = "carnegie-crawler/0.1 (+https://example.org/carnegie-crawler; contact: data-team@example.org)"
+# The site publishes robots.txt; we honour it.
+ROBOTSTXT_OBEY = True
+# Few parallel requests to one host; the whole crawl is a few thousand pages.
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# A base delay, which AutoThrottle then adapts to the server's latency.
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# Transient failures (rate limiting, server errors, timeouts) are retried.
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+# Publication pages are well under 1 MB; anything past 10 MB is not one.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+# A hung connection must not stall a scheduled run.
+DOWNLOAD_TIMEOUT = 30
+# Cookies are not needed to read public pages.
+COOKIES_ENABLED = False
+
+# Unattended runs need no interactive consoles; both open local ports that run code.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# --- Logging ----------------------------------------------------------------
+LOG_LEVEL = "INFO"
+# Dropped items are logged as one line with their reasons, without the item dump.
+LOG_FORMATTER = "carnegie_crawler.logformatter.CarnegieLogFormatter"
+
+# --- Items ------------------------------------------------------------------
+ITEM_PIPELINES = {
+    "carnegie_crawler.pipelines.validation.ValidationPipeline": 100,
+    "carnegie_crawler.pipelines.dedupe.DedupePipeline": 200,
+    "carnegie_crawler.pipelines.writer.JsonLinesWriterPipeline": 900,
+}
+# Feed exports (-o/-O) keep non-ASCII text readable, like our own writer.
+FEED_EXPORT_ENCODING = "utf-8"
+
+# Where the dataset goes: one JSON object per line, renamed into place at close.
+# %(time)s is the run's start time (UTC), %(name)s the spider name. Empty: off.
+CARNEGIE_OUTPUT = "data/%(name)s-%(time)s.jsonl"
+# Items that fail the schema, with their reasons, so nothing is lost silently.
+CARNEGIE_REJECTS = "data/%(name)s-%(time)s.rejects.jsonl"
+# The JSON Schema every item is validated against (empty: the bundled schema).
+CARNEGIE_SCHEMA = ""

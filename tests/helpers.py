@@ -1,0 +1,50 @@
+"""Shared test helpers: fixture locations and a valid item to start from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parent
+PAGES = TESTS / "fixtures" / "pages"
+SITE = TESTS / "site"
+SPECIMENS = TESTS.parent.parent / "shared" / "site" / "specimens"
+
+
+def fixture_cases() -> list[str]:
+    return sorted(p.stem for p in PAGES.glob("*.json"))
+
+
+def load_expected(name: str) -> dict[str, Any]:
+    return json.loads((PAGES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def valid_record() -> dict[str, Any]:
+    """A complete, schema-valid record, as a person would write it for a simple page."""
+    return {
+        "url": "https://carnegieendowment.org/posts/2014/02/deadlock?lang=en",
+        "fetched_url": "https://carnegieendowment.org/middle-east/posts/2014/02/deadlock?lang=en",
+        "language": "en",
+        "content_type": "commentary",
+        "title": "Deadlock in Geneva",
+        "subtitle": None,
+        "blog": None,
+        "authors": [{"name": "Thomas Graham, Jr.", "url": None, "role": None}],
+        "published_date": "2014-02-20",
+        "source": None,
+        "image": {"url": "https://assets.carnegieendowment.org/images/x.jpg", "credit": "Getty"},
+        "primary_center": "Carnegie Russia Eurasia Center",
+        "centers": ["Carnegie Endowment for International Peace"],
+        "programs": [],
+        "projects": [],
+        "collections": [],
+        "regions": ["Türkiye"],
+        "topics": ["Security"],
+        "body": "First paragraph.\n\nSecond paragraph.",
+        "word_count": 4,
+        "related": {"recent_work": [], "more_work": ["https://carnegieendowment.org/posts/2020/01/y?lang=en"]},
+        "crawled_at": "2026-11-25T10:00:00Z",
+        "content_hash": "0" * 64,
+        "schema_version": "1.0.0",
+    }

@@ -1,0 +1,90 @@
+import pytest
+
+from carnegie_crawler.urls import fold_path, is_publication_url, normalize_url, without_param
+
+SITE = "https://carnegieendowment.org"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://carnegieendowment.org/posts/2021/12/x?lang=en",
+        "http://carnegieendowment.org/posts/2021/12/x?lang=en",
+        "https://www.carnegieendowment.org/posts/2021/12/x?lang=en",
+        "https://carnegieendowment.org./posts/2021/12/x?lang=en",
+        "https://carnegieendowment.org:443/posts/2021/12/x?lang=en",
+        "http://WWW.CarnegieEndowment.org.:443/posts/2021/12/x?lang=en",
+        "https://carnegieendowment.org/posts/2021/12/x?lang=en#section-2",
+        "https://carnegieendowment.org/posts/2021/12/x?utm_source=tw&lang=en&utm_medium=social",
+        "https://carnegieendowment.org/posts/2021/12/x?center=middle-east&lang=en",
+        "https://carnegieendowment.org/posts/2021/12/x?UTM_Campaign=a&lang=en",
+    ],
+)
+def test_host_variants_tracking_and_fragments_fold_to_one_url(raw):
+    assert normalize_url(raw) == f"{SITE}/posts/2021/12/x?lang=en"
+
+
+def test_other_query_parameters_are_kept_and_sorted():
+    assert normalize_url("https://carnegieendowment.org/x?lang=ar&b=2&a=1") == f"{SITE}/x?a=1&b=2&lang=ar"
+
+
+def test_language_is_part_of_the_url():
+    assert normalize_url(f"{SITE}/x?lang=ar") != normalize_url(f"{SITE}/x?lang=en")
+
+
+def test_relative_links_resolve_against_the_page_and_keep_a_mirror_host():
+    page = "http://127.0.0.1:8123/middle-east/posts/2014/02/a?lang=en"
+    assert normalize_url("/posts/2020/01/b?lang=en#top", page) == "http://127.0.0.1:8123/posts/2020/01/b?lang=en"
+
+
+def test_default_ports_drop_but_other_ports_stay():
+    assert normalize_url("http://example.org:80/a") == "http://example.org/a"
+    assert normalize_url("http://example.org:8080/a") == "http://example.org:8080/a"
+
+
+@pytest.mark.parametrize(
+    "raw", ["javascript:alert(1)", "mailto:press@example.org", "data:text/html,hi", "file:///etc/passwd", "", "http://"]
+)
+def test_non_http_urls_are_refused(raw):
+    assert normalize_url(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "folded"),
+    [
+        (f"{SITE}/en/russia-eurasia/posts/2021/12/x?lang=en", f"{SITE}/posts/2021/12/x?lang=en"),
+        (f"{SITE}/middle-east/posts/2021/12/x", f"{SITE}/posts/2021/12/x"),
+        (f"{SITE}/ar/posts/2021/12/x?lang=ar", f"{SITE}/posts/2021/12/x?lang=ar"),
+        (f"{SITE}/middle-east/diwan/2023/08/y", f"{SITE}/middle-east/diwan/2023/08/y"),
+        (f"{SITE}/russia-eurasia/politika/2026/02/z", f"{SITE}/russia-eurasia/politika/2026/02/z"),
+    ],
+)
+def test_fold_path_joins_center_and_language_variants_but_keeps_blogs(url, folded):
+    assert fold_path(url) == folded
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/posts/2021/12/x", True),
+        ("/middle-east/diwan/2023/08/y", True),
+        ("/events/2021/12/z", True),
+        ("/people/alexey-malashenko", False),
+        ("/en/people/alexey-malashenko", False),
+        ("/middle-east/people", False),
+        ("/topics/security", False),
+        ("/regions/syria", False),
+        ("/programs/nuclear-policy", False),
+        ("/middle-east/projects/eurasia-in-transition", False),
+        ("/experts", False),
+        ("/search", False),
+        ("/middle-east", False),
+        ("/", False),
+    ],
+)
+def test_is_publication_url(path, expected):
+    assert is_publication_url(SITE + path) is expected
+
+
+def test_without_param():
+    assert without_param(f"{SITE}/x?a=1&lang=en", "lang") == f"{SITE}/x?a=1"
