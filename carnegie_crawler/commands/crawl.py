@@ -1,7 +1,9 @@
 """`scrapy crawl`, with the project's checks before the first request.
 
 A bad argument, an unwritable output path or a broken schema ends the run
-with one line on stderr and exit status 2, instead of a traceback.
+with one line on stderr and exit status 2, instead of a traceback. The checks
+run in `process_options`, before Scrapy starts logging, so that line is all
+the user sees.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from ..preflight import preflight
 
 
 class Command(ScrapyCrawlCommand):
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if len(args) == 1 and self.settings is not None:
-            try:
-                spider_cls = get_spider_loader(self.settings).load(args[0])
-            except KeyError:
-                spider_cls = None  # Scrapy's own message follows
-            if spider_cls is not None and (problem := preflight(spider_cls, opts.spargs, self.settings)):
-                print(f"Error: {problem}", file=sys.stderr)
-                self.exitcode = 2
-                return
-        super().run(args, opts)
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        if len(args) != 1 or self.settings is None:
+            return  # Scrapy's own usage message follows
+        try:
+            spider_cls = get_spider_loader(self.settings).load(args[0])
+        except KeyError:
+            return  # Scrapy's own "Spider not found" follows
+        if problem := preflight(spider_cls, opts.spargs, self.settings):
+            print(f"Error: {problem}", file=sys.stderr)
+            sys.exit(2)

@@ -26,7 +26,6 @@ DEMO_SETTINGS = {
 class Command(BaseRunSpiderCommand):
     requires_project = True
 
-
     def syntax(self) -> str:
         return "[options]"
 

@@ -29,8 +29,7 @@ class ValidationPipeline:
 
     def open_spider(self) -> None:
         if self.rejects_template:
-            spider = self.crawler.spider
-            path = render_path(self.rejects_template, self.crawler, spider.name if spider else "crawl")
+            path = render_path(self.rejects_template, self.crawler, self.crawler.spidercls.name)
             self.rejects = JsonLinesFile(path)
 
     def process_item(self, item: Any) -> Any:

@@ -30,8 +30,7 @@ class JsonLinesWriterPipeline:
         return cls(crawler, template)
 
     def open_spider(self) -> None:
-        spider = self.crawler.spider
-        self.file = JsonLinesFile(render_path(self.template, self.crawler, spider.name if spider else "crawl"))
+        self.file = JsonLinesFile(render_path(self.template, self.crawler, self.crawler.spidercls.name))
         self.file.open()
         logger.info("Writing items to %s", self.file.part)
 

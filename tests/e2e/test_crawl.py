@@ -1,0 +1,116 @@
+"""In-process crawls of the local fixture site, with every project component enabled."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest_twisted
+from scrapy import signals
+from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.utils.project import get_project_settings
+from scrapy.utils.test import get_crawler
+
+from carnegie_crawler.spiders.commentary import CommentarySpider
+from tests.helpers import SITE
+
+EXPECTED = json.loads((SITE / "expected.json").read_text(encoding="utf-8"))
+
+
+def crawl_settings(tmp_path, **overrides: Any) -> dict[str, Any]:
+    project = get_project_settings()
+    settings = {k: v.value for k, v in project.attributes.items() if v.priority >= SETTINGS_PRIORITIES["project"]}
+    settings.update(
+        DOWNLOAD_DELAY=0,
+        AUTOTHROTTLE_ENABLED=False,
+        CARNEGIE_OUTPUT=str(tmp_path / "items.jsonl"),
+        CARNEGIE_REJECTS=str(tmp_path / "rejects.jsonl"),
+        FEEDS={str(tmp_path / "feed.jsonl"): {"format": "jsonlines"}},
+        LOG_LEVEL="INFO",
+    )
+    settings.update(overrides)
+    return settings
+
+
+@pytest_twisted.inlineCallbacks
+def run_crawl(settings: dict[str, Any], **spider_args: Any):
+    crawler = get_crawler(CommentarySpider, settings)
+    items: list[Any] = []
+
+    def collect(item: Any) -> None:
+        items.append(item)
+
+    # Scrapy holds signal receivers weakly: keep `collect` referenced until the crawl ends.
+    crawler.signals.connect(collect, signal=signals.item_scraped)
+    yield crawler.crawl(**spider_args)
+    return crawler, items
+
+
+def start_urls(server) -> str:
+    return ",".join(server.base_url + path for path in EXPECTED["start_paths"])
+
+
+@pytest_twisted.inlineCallbacks
+def test_crawl_yields_exactly_the_reachable_publications(site_server, tmp_path):
+    crawler, items = yield run_crawl(crawl_settings(tmp_path), start_urls=start_urls(site_server))
+
+    got = sorted((i.url, i.language) for i in items)
+    want = sorted((e["url"], e["language"]) for e in EXPECTED["expected_items"])
+    assert got == want
+    titles = {(i.url, i.language): i.title for i in items}
+    for expected in EXPECTED["expected_items"]:
+        assert titles[(expected["url"], expected["language"])] == expected["title"]
+
+    requested = set(site_server.site.requests)
+    assert not requested & set(EXPECTED["must_not_request"]), "a trap link was followed"
+    assert set(EXPECTED["must_request"]) <= requested
+
+    stats = crawler.stats.get_stats()
+    assert stats["finish_reason"] == "finished"
+    assert stats["carnegie/dedupe/dropped"] == 1, "one document under two paths"
+    assert stats["robotstxt/forbidden"] == 1
+    assert stats["retry/count"] == 1, "the 500-then-200 page is retried once"
+    assert stats["carnegie/pages/not_html"] == 1, "the PDF card gives no item"
+    assert stats["carnegie/errors/HttpError"] == 1, "the 404 card"
+    assert stats["carnegie/start_pages/fetched"] == 2
+    assert stats.get("carnegie/validation/dropped", 0) == 0
+
+
+@pytest_twisted.inlineCallbacks
+def test_jsonl_output_and_feed_export_agree(site_server, tmp_path):
+    _, items = yield run_crawl(crawl_settings(tmp_path), start_urls=start_urls(site_server))
+
+    assert not list(tmp_path.glob("*.part")), "the .part file is renamed at close"
+    written = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text(encoding="utf-8").splitlines()]
+    feed = [json.loads(line) for line in (tmp_path / "feed.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(written) == len(items) == len(EXPECTED["expected_items"])
+    assert sorted(r["url"] for r in written) == sorted(r["url"] for r in feed)
+    assert len({(r["url"], r["language"]) for r in written}) == len(written), "no duplicates"
+    assert not (tmp_path / "rejects.jsonl").exists(), "no rejects on a clean site"
+
+
+@pytest_twisted.inlineCallbacks
+def test_types_argument_filters_items_but_still_follows_links(site_server, tmp_path):
+    crawler, items = yield run_crawl(crawl_settings(tmp_path), start_urls=start_urls(site_server), types="pressRelease")
+    assert {i.content_type for i in items} == {"pressRelease"}
+    assert len(items) == 1, "the press release is several hops from the start pages"
+    # The nine other documents, plus the second path of the document served twice.
+    assert crawler.stats.get_value("carnegie/items/skipped_type") == len(EXPECTED["expected_items"])
+
+
+@pytest_twisted.inlineCallbacks
+def test_invalid_items_go_to_the_rejects_file(site_server, tmp_path):
+    schema = json.loads((SITE.parent.parent / "schemas" / "publication.schema.json").read_text())
+    schema["properties"]["word_count"]["maximum"] = 90  # longer articles become "invalid"
+    strict = tmp_path / "strict.schema.json"
+    strict.write_text(json.dumps(schema))
+    crawler, items = yield run_crawl(
+        crawl_settings(tmp_path, CARNEGIE_SCHEMA=str(strict)), start_urls=start_urls(site_server)
+    )
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rejects, "the stricter schema rejects some items"
+    assert all(r["errors"] == [{"path": "$.word_count", "message": r["errors"][0]["message"]}] for r in rejects)
+    assert all(r["item"]["word_count"] > 90 for r in rejects)
+    assert crawler.stats.get_value("carnegie/validation/dropped") == len(rejects)
+    # Validation runs before dedupe, so both paths of the twice-served document are rejected.
+    assert len(items) + len({r["url"] for r in rejects}) == len(EXPECTED["expected_items"])
