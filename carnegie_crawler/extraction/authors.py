@@ -12,7 +12,6 @@ from .text import ancestors, clean, element_text, tag
 from .vocab import BYLINE, NAME_SUFFIX
 
 _SPLIT = re.compile(r"\s*,\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+", re.IGNORECASE)
-_MAX_BYLINE_CHARS = 400
 _MAX_ROLE_CHARS = 250
 _NON_WORD = re.compile(r"[\W_]+")
 _PEOPLE_PATH = re.compile(r"/people/[^/?#]+")
@@ -21,22 +20,6 @@ _PEOPLE_PATH = re.compile(r"/people/[^/?#]+")
 def name_key(name: str) -> str:
     """Match names across byline, cards and metadata despite punctuation ("Graham Jr." / "Graham, Jr.")."""
     return " ".join(_NON_WORD.sub(" ", name.casefold()).split())
-
-
-def find_byline(root: HtmlElement) -> HtmlElement | None:
-    """The first short block whose text reads 'By ...'."""
-    for node in root.iter():
-        own = clean(node.text)
-        if not own or not (BYLINE.match(own) or own.lower() == "by"):
-            continue
-        block = node
-        # "<span>By</span> <a>Name</a>": the byline is the enclosing block.
-        while len(element_text(block)) <= 3 and block.getparent() is not None:
-            block = block.getparent()
-        text = element_text(block)
-        if BYLINE.match(text) and len(text) <= _MAX_BYLINE_CHARS:
-            return block
-    return None
 
 
 def split_byline(text: str) -> list[str]:

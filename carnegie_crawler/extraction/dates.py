@@ -31,7 +31,8 @@ _MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=T
 # "Feb 20, 2014", "September 15, 2017"
 _MDY = re.compile(rf"(?<!\w)({_MONTH_ALT})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})", re.IGNORECASE)
 # "20 February 2014", "20 февраля 2014", "٢٠ فبراير ٢٠١٤"
-_DMY = re.compile(rf"(?<!\w)(\d{{1,2}})\s+({_MONTH_ALT})\.?,?\s+(\d{{4}})", re.IGNORECASE)
+# "12 أيار/مايو 2023" prints two month names; the first one counts.
+_DMY = re.compile(rf"(?<!\w)(\d{{1,2}})\s+({_MONTH_ALT})(?:/[^\s\d]+)?\.?,?\s+(\d{{4}})", re.IGNORECASE)
 _CJK = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 
 

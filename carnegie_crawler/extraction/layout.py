@@ -12,7 +12,7 @@ from lxml.html import HtmlElement
 
 from .sections import find_headings, section_scope
 from .text import ancestors, clean, element_text, tag
-from .vocab import ABOUT_AUTHORS, BYLINE, DATELINE, DISCLAIMER, MORE_WORK, NOTES, RECENT_WORK
+from .vocab import ABOUT_AUTHORS, BYLINE, BYLINE_WORDS, DATELINE, DISCLAIMER, MORE_WORK, NOTES, RECENT_WORK
 
 _LONG_PARAGRAPH = 150
 _MAX_LINE = 400
@@ -36,7 +36,7 @@ class Layout:
         self.disclaimer = next((el for el in self.iter_content() if _own(el) and DISCLAIMER.search(_own(el))), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
         self.first_long = self._first_long_paragraph()
-        self.byline = self._find_line(lambda t: bool(BYLINE.match(t)) or t.lower() == "by")
+        self.byline = self._find_line(lambda t: bool(BYLINE.match(t)) or t.lower() in BYLINE_WORDS)
         self.dateline = self._find_line(lambda t: bool(DATELINE.match(t)))
         self.header_end = (
             max(self.pos(el) for el in (self.h1, self.byline, self.dateline) if el is not None)

@@ -54,7 +54,7 @@ def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | N
         published_date=iso_date(head.published_time) or _visible_date(page),
         source=_outlet(page),
         image=_image(head, page, fetched_url),
-        primary_center=block.text("primaryCenter") or _eyebrow_center(eyebrow),
+        primary_center=block.text("primaryCenter") if "primaryCenter" in block.values else _eyebrow_center(eyebrow),
         crawled_at=crawled_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     for key in _TAXONOMY:
@@ -145,6 +145,8 @@ def _visible_dek(page: Layout) -> str | None:
     for el in page.h1.itersiblings():
         if limit >= 0 and page.pos(el) >= limit:
             break
+        if any(line is not None and line in el.iter() for line in (page.byline, page.dateline)):
+            break
         if tag(el) not in ("p", "div", "h2", "h3") or page.is_chrome(el) or _is_widget(el):
             continue
         text = element_text(el)
@@ -219,7 +221,8 @@ def _visible_labels(key: str, page: Layout, base_url: str) -> list[str]:
         text = element_text(a)
         if not url or not text or text in out or text.lower() == "learn more":
             continue
-        if pattern.search(urlsplit(url).path) and not any(tag(x) == "nav" for x in ancestors(a)):
+        # Tags follow the title; trending links to the same sections sit above it.
+        if pattern.search(urlsplit(url).path) and page.pos(a) > page.start:
             out.append(text)
     return out
 

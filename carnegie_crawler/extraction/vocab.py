@@ -27,16 +27,24 @@ KNOWN_TYPES = {v.lower(): v for v in TYPE_LABELS.values()}
 BLOGS = {"diwan": "Diwan", "carnegie politika": "Carnegie Politika", "politika": "Carnegie Politika"}
 BLOG_PATHS = {"diwan": "Diwan", "politika": "Carnegie Politika"}
 
-RECENT_WORK = re.compile(r"^recent work$", re.IGNORECASE)
-MORE_WORK = re.compile(r"^more work from\b", re.IGNORECASE)
-ABOUT_AUTHORS = re.compile(r"^about the authors?$", re.IGNORECASE)
-NOTES = re.compile(r"^(?:end|foot)?notes$", re.IGNORECASE)
+# Section headings, in English and in the site's translations (ar, fr, ru).
+RECENT_WORK = re.compile(r"^(?:recent work|أحدث الأعمال|travaux récents|последние работы)$", re.IGNORECASE)
+MORE_WORK = re.compile(r"^(?:more work from|المزيد من أعمال|المزيد من|plus de travaux d|больше работ)", re.IGNORECASE)
+ABOUT_AUTHORS = re.compile(
+    r"^(?:about the authors?|عن (?:الكاتب|الكتّاب|الكتاب|المؤلف|المؤلفين)|à propos de l.auteur|à propos des auteurs"
+    r"|об авторе|об авторах)$",
+    re.IGNORECASE,
+)
+NOTES = re.compile(r"^(?:(?:end|foot)?notes|الهوامش|notes de bas de page|примечания)$", re.IGNORECASE)
 # Section headings that end the article body wherever they appear.
 NON_BODY_SECTIONS = (RECENT_WORK, MORE_WORK, ABOUT_AUTHORS, NOTES)
 
-BYLINE = re.compile(r"^by\s+(?=\S)", re.IGNORECASE)
-DATELINE = re.compile(r"^(?:published\s+on|published|updated\s+on)\b[:\s]*", re.IGNORECASE)
-SOURCE_LINE = re.compile(r"^source\s*:\s*", re.IGNORECASE)
+BYLINE = re.compile(r"^(?:by|بقلم|par|автор|авторы)\s*:?\s+(?=\S)", re.IGNORECASE)
+BYLINE_WORDS = frozenset({"by", "بقلم", "par", "автор", "авторы"})
+DATELINE = re.compile(
+    r"^(?:published\s+on|published|updated\s+on|نُشر في|نشر في|publié le|опубликовано)(?!\w)[:\s]*", re.IGNORECASE
+)
+SOURCE_LINE = re.compile(r"^(?:source|المصدر|источник)\s*:\s*", re.IGNORECASE)
 ORIGIN_LINE = re.compile(
     r"^(?:this|the|an?)\b[^.]{0,60}?\boriginally\s+(?:published|appeared)\s+(?:in|on|by)\s+((?-i:[A-Z\u0100-\uffff]|the\s).{0,120}?)"
     r"(?:\s+on\s+[^.]*\d{4})?(?:\.\s*|\s+|$)(?:read (?:the )?full text\W*)?$",
@@ -45,7 +53,7 @@ ORIGIN_LINE = re.compile(
 READ_FULL_TEXT = re.compile(r"^read (?:the )?full text\b", re.IGNORECASE)
 BOILERPLATE = re.compile(
     r"^(?:link copied|copy link|share(?: on \w+)?|project|learn more|read more|read full text|sign up)$"
-    r"|^get more news and analysis from\b|^this site uses cookies\b"
+    r"|^get more news and analysis from\b|^this site uses cookies\b|^(?:تم )?نسخ الرابط$"
     r"|does not take institutional positions",
     re.IGNORECASE,
 )
