@@ -9,7 +9,6 @@ from typing import Any
 TESTS = Path(__file__).resolve().parent
 PAGES = TESTS / "fixtures" / "pages"
 SITE = TESTS / "site"
-SPECIMENS = TESTS.parent.parent / "shared" / "site" / "specimens"
 
 
 def fixture_cases() -> list[str]:
