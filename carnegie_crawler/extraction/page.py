@@ -25,6 +25,7 @@ from .text import ancestors, clean, element_text, tag
 from .vocab import BLOG_PATHS, BLOGS, BOILERPLATE, ORIGIN_LINE, SOURCE_LINE, TITLE_SUFFIX, TYPE_LABELS
 
 _LANG = re.compile(r"^([a-z]{2,3})(?:[-_]|$)", re.IGNORECASE)
+_MAX_EYEBROW = 80
 _TAXONOMY = ("centers", "programs", "projects", "collections", "regions", "topics")
 
 
@@ -47,7 +48,7 @@ def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | N
         fetched_url=fetched_url,
         language=_language(head, fetched_url),
         content_type=block.text("type") or _first_mapped(eyebrow, TYPE_LABELS),
-        title=head.og_title or _h1_title(page) or _head_title(head),
+        title=_strip_site_name(head.og_title) or _h1_title(page) or _strip_site_name(head.title),
         subtitle=head.description or head.og_description or _visible_dek(page),
         blog=block.text("blog") or _blog_from_path(fetched_url) or _first_mapped(eyebrow, BLOGS),
         authors=_authors(names, page, fetched_url),
@@ -84,28 +85,37 @@ def _language(head: HeadMeta, fetched_url: str) -> str | None:
 
 
 def _h1_title(page: Layout) -> str | None:
-    return element_text(page.h1) or None if page.h1 is not None else None
+    return (element_text(page.h1) or None) if page.h1 is not None else None
 
 
-def _head_title(head: HeadMeta) -> str | None:
-    return TITLE_SUFFIX.sub("", head.title).strip() or None if head.title else None
+def _strip_site_name(title: str | None) -> str | None:
+    return (TITLE_SUFFIX.sub("", title).strip() or None) if title else None
 
 
 def _eyebrow(page: Layout) -> list[str]:
-    """Short texts printed above the title (type label, blog or center name)."""
+    """Short texts printed just above the title (type label, blog or center name).
+
+    Looks at the title's preceding siblings, then its wrapper's, but never at
+    the level of the content root, where the site header and its nav live.
+    """
     if page.h1 is None:
         return []
-    texts: list[str] = []
     node = page.h1
-    for _ in range(3):
-        for sib in node.itersiblings(preceding=True):
-            if tag(sib) in ("figure", "script", "img", "picture"):
-                continue
-            texts[:0] = [t for el in sib.iter() if tag(el) and (t := clean(el.text)) and len(t) < 120]
-        if texts or node.getparent() is None or node.getparent() is page.content:
+    for _ in range(2):
+        parent = node.getparent()
+        if parent is None or parent is page.content or node is page.content:
             break
-        node = node.getparent()
-    return texts
+        texts = [
+            text
+            for sib in node.itersiblings(preceding=True)
+            if tag(sib) not in ("figure", "script", "img", "picture") and not page.is_chrome(sib)
+            for el in sib.iter()
+            if tag(el) and (text := clean(el.text)) and len(text) <= _MAX_EYEBROW
+        ]
+        if texts:
+            return texts[::-1]
+        node = parent
+    return []
 
 
 def _first_mapped(texts: list[str], mapping: dict[str, str]) -> str | None:

@@ -38,6 +38,9 @@ def find_headings(root: HtmlElement, pattern: re.Pattern[str]) -> list[HtmlEleme
         own = clean(el.text)
         if not own or len(own) > _MAX_HEADING_CHARS or not pattern.match(own):
             continue
+        # A link or a menu entry that reads "More work from ..." is navigation, not a section.
+        if name == "a" or any(tag(x) in ("a", "nav") for x in ancestors(el)):
+            continue
         heading = _block_of(el)
         if pattern.match(element_text(heading)) and heading not in found:
             found.append(heading)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-# Printed eyebrow / card type label -> metadata `type` value.
+# Printed eyebrow / card type label -> metadata `type` value (SITE.md, "Anatomy").
 TYPE_LABELS = {
     "commentary": "commentary",
     "in the media": "legacyinthemedia",
@@ -14,15 +14,10 @@ TYPE_LABELS = {
     "other": "other",
     "testimony": "testimony",
     "article": "article",
-    "research": "research",
-    "report": "report",
-    "paper": "paper",
-    "podcast": "podcast",
-    "book": "book",
-    "video": "video",
 }
 # Metadata `type` values the spider's `types` argument accepts (lower-case key -> value).
-KNOWN_TYPES = {v.lower(): v for v in TYPE_LABELS.values()}
+# Beyond the printed labels, the site has more kinds of publication (SITE.md, "URLs").
+KNOWN_TYPES = {v.lower(): v for v in (*TYPE_LABELS.values(), "research", "report", "paper", "podcast", "book", "video")}
 
 BLOGS = {"diwan": "Diwan", "carnegie politika": "Carnegie Politika", "politika": "Carnegie Politika"}
 BLOG_PATHS = {"diwan": "Diwan", "politika": "Carnegie Politika"}
