@@ -5,12 +5,17 @@ Layout of a site directory:
 - `robots.txt`, served at `/robots.txt`.
 - `routes.json`: path -> {"status", "redirect", "fail_times", "file", "content_type"} for special cases.
 Anything else is a 404. Every request path is recorded, so tests can check what was fetched.
+Pages carry an ETag and Last-Modified and answer conditional requests with 304, as a real site does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+import time
+from collections.abc import Mapping
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,10 +30,23 @@ class FixtureSite:
         self.requests: list[str] = []
         self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.delay = 0.0  # seconds per response, to slow a crawl down in tests
+        self.last_modified = time.time()
 
-    def respond(self, target: str) -> tuple[int, dict[str, str], bytes]:
+    def respond(self, target: str, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.requests.append(target)
+        if self.delay:
+            time.sleep(self.delay)
+        status, out, body = self._respond(target)
+        if status == 200 and out.get("Content-Type", "").startswith("text/html"):
+            etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+            out |= {"ETag": etag, "Last-Modified": formatdate(self.last_modified, usegmt=True)}
+            if headers is not None and headers.get("If-None-Match") == etag:
+                return 304, {"ETag": etag}, b""
+        return status, out, body
+
+    def _respond(self, target: str) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
         path = parts.path
         if path == "/robots.txt":
@@ -64,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     site: FixtureSite
 
     def do_GET(self) -> None:
-        status, headers, body = self.site.respond(self.path)
+        status, headers, body = self.site.respond(self.path, dict(self.headers.items()))
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

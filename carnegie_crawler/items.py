@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 
 class Author(TypedDict):
@@ -57,6 +57,7 @@ class Publication:
     body: str | None = None
     word_count: int = 0
     related: Related = field(default_factory=_empty_related)
+    crawl_status: str | None = None
     crawled_at: str = ""
     content_hash: str = ""
     schema_version: str = SCHEMA_VERSION
@@ -65,7 +66,7 @@ class Publication:
 # Fields that describe when and how we fetched, not what the document says.
 # `related` is left out too: "More Work" lists the latest work at request time,
 # so it changes while the document itself does not.
-_VOLATILE = frozenset({"fetched_url", "crawled_at", "content_hash", "related", "schema_version"})
+_VOLATILE = frozenset({"fetched_url", "crawled_at", "content_hash", "related", "schema_version", "crawl_status"})
 
 
 def compute_content_hash(item: Publication) -> str:

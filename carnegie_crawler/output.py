@@ -60,15 +60,21 @@ class JsonLinesFile:
         self.lines = 0
         self._fh: Any = None
 
-    def open(self) -> None:
+    def open(self, resume: bool = False) -> None:
+        """Start the `.part` file; with *resume*, append to the one a paused run left."""
         check_writable(self.path)
-        if self.part.exists():
-            # Left by a run that crashed: keep its lines, never overwrite them.
-            stale = self.part.with_name(f"{self.part.name}.{datetime.now(UTC):%Y%m%dT%H%M%S}")
-            self.part.rename(stale)
-            logger.warning("Moved leftover partial output %s to %s", self.part, stale)
+        if resume and self.part.exists():
+            self.lines = _complete_lines(self.part)
+            mode = "ab"
+        else:
+            if self.part.exists():
+                # Left by a run that crashed: keep its lines, never overwrite them.
+                stale = self.part.with_name(f"{self.part.name}.{datetime.now(UTC):%Y%m%dT%H%M%S}")
+                self.part.rename(stale)
+                logger.warning("Moved leftover partial output %s to %s", self.part, stale)
+            mode = "xb"
         try:
-            self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - closed in commit()/close()
+            self._fh = open(self.part, mode, buffering=0)  # noqa: SIM115 - closed in commit()/close()
         except OSError as exc:
             raise OutputError(f"cannot open {self.part}: {exc.strerror or exc}") from None
 
@@ -83,15 +89,36 @@ class JsonLinesFile:
 
     def commit(self) -> Path:
         """Make the lines durable and move the file to its final path."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self._fh = None
+        self.close()
         os.replace(self.part, self.path)
+        _fsync_dir(self.path.parent)
         return self.path
 
     def close(self) -> None:
-        """Stop writing, leaving the `.part` file where it is."""
+        """Stop writing and make the lines durable, leaving the `.part` file where it is."""
         if self._fh is not None:
+            os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
+
+
+def _complete_lines(path: Path) -> int:
+    """Count whole lines, cutting off a torn last line a crash may have left."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+        data = data[: data.rfind(b"\n") + 1]
+    return data.count(b"\n")
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

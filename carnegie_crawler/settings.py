@@ -45,7 +45,14 @@ LOG_FORMATTER = "carnegie_crawler.logformatter.CarnegieLogFormatter"
 ITEM_PIPELINES = {
     "carnegie_crawler.pipelines.validation.ValidationPipeline": 100,
     "carnegie_crawler.pipelines.dedupe.DedupePipeline": 200,
+    "carnegie_crawler.pipelines.changes.ChangesPipeline": 300,
     "carnegie_crawler.pipelines.writer.JsonLinesWriterPipeline": 900,
+    "carnegie_crawler.pipelines.record.StatePipeline": 950,
+}
+# Cross-run state first; the finalizer publishes output, then commits state, then the manifest.
+EXTENSIONS = {
+    "carnegie_crawler.extensions.state.CrawlState": 100,
+    "carnegie_crawler.extensions.finalizer.RunFinalizer": 200,
 }
 # Feed exports (-o/-O) keep non-ASCII text readable, like our own writer.
 FEED_EXPORT_ENCODING = "utf-8"
@@ -57,3 +64,21 @@ CARNEGIE_OUTPUT = "data/%(name)s-%(time)s.jsonl"
 CARNEGIE_REJECTS = "data/%(name)s-%(time)s.rejects.jsonl"
 # The JSON Schema every item is validated against (empty: the bundled schema).
 CARNEGIE_SCHEMA = ""
+
+# --- Scheduled runs -----------------------------------------------------------
+# Cross-run state (SQLite): what each document looked like when last written.
+CARNEGIE_STATE = "data/state.sqlite3"
+# Incremental runs emit only new and changed documents (also: -a incremental=true).
+CARNEGIE_INCREMENTAL = False
+# In incremental runs, a known document is fetched again (conditionally) after this many days.
+CARNEGIE_REFRESH_DAYS = 7
+# The run manifest; empty: next to the output, as <output>.manifest.json.
+CARNEGIE_MANIFEST = ""
+# Health: the run fails (non-zero exit) when more items than this share are invalid...
+CARNEGIE_MAX_INVALID_RATIO = 0.05
+# ...or when a field is filled in fewer items than this (date, authors, body: non-stub types only).
+CARNEGIE_MIN_COVERAGE = {"title": 1.0, "published_date": 0.9, "authors": 0.8, "body": 0.9}
+# Types whose pages are stubs (no author or a one-line body) by nature.
+CARNEGIE_STUB_TYPES = ["legacyinthemedia", "pressRelease"]
+# A one-line progress status (pages, items, rates) at INFO level, every minute.
+LOGSTATS_INTERVAL = 60.0

@@ -43,7 +43,8 @@ def valid_record() -> dict[str, Any]:
         "body": "First paragraph.\n\nSecond paragraph.",
         "word_count": 4,
         "related": {"recent_work": [], "more_work": ["https://carnegieendowment.org/posts/2020/01/y?lang=en"]},
+        "crawl_status": None,
         "crawled_at": "2026-11-25T10:00:00Z",
         "content_hash": "0" * 64,
-        "schema_version": "1.0.0",
+        "schema_version": "1.1.0",
     }

@@ -33,12 +33,13 @@ class ValidationPipeline:
             self.rejects = JsonLinesFile(path)
 
     def process_item(self, item: Any) -> Any:
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("carnegie/validation/checked")
         record = ItemAdapter(item).asdict()
         errors = describe_errors(self.validator, record)
         if not errors:
             return item
-        stats = self.crawler.stats
-        assert stats is not None
         stats.inc_value("carnegie/validation/dropped")
         for error in errors:
             stats.inc_value(f"carnegie/validation/errors/{error['path'].split('[')[0]}")

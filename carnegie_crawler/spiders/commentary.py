@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from ..extensions.state import CrawlState
 from ..extraction import extract_from_response
 from ..extraction.vocab import KNOWN_TYPES
 from ..items import Publication
@@ -80,29 +84,86 @@ def parse_types(types: str | None) -> frozenset[str] | None:
     return frozenset(wanted)
 
 
+def parse_bool(name: str, value: str | bool | None) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    key = value.strip().lower()
+    if key in ("1", "true", "yes", "on"):
+        return True
+    if key in ("0", "false", "no", "off"):
+        return False
+    raise SpiderArgumentError(f"{name} must be true or false, not {value!r}")
+
+
+def parse_since(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise SpiderArgumentError(f"since must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Arguments:
+    start_pages: list[str]
+    types: frozenset[str] | None
+    incremental: bool | None
+    since: str | None
+
+
 class CommentarySpider(scrapy.Spider):
     name = "commentary"
+    incremental = False  # set in from_crawler: the `incremental` argument, else CARNEGIE_INCREMENTAL
 
     def __init__(
         self,
         start_urls: str | None = None,
         start_urls_file: str | None = None,
         types: str | None = None,
+        incremental: str | None = None,
+        since: str | None = None,
         *args: Any,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.start_pages, self.emit_types = self.check_arguments(start_urls, start_urls_file, types)
+        given = {"start_urls": start_urls, "start_urls_file": start_urls_file, "types": types}
+        given |= {"incremental": incremental, "since": since}
+        self.arguments = {k: v for k, v in given.items() if v is not None}
+        args_ = self.check_arguments(**self.arguments)
+        self.start_pages, self.emit_types, self.since = args_.start_pages, args_.types, args_.since
+        self._incremental_arg = args_.incremental
         self.hosts = frozenset(host_key(urlsplit(u).hostname or "") for u in self.start_pages)
         # Scrapy's offsite filter also applies to redirects.
         self.allowed_domains = sorted(self.hosts)
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CommentarySpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # The argument wins over the setting, so one scheduled job can differ from the default.
+        spider.incremental = (
+            spider._incremental_arg
+            if spider._incremental_arg is not None
+            else crawler.settings.getbool("CARNEGIE_INCREMENTAL")
+        )
+        return spider
+
     @staticmethod
     def check_arguments(
-        start_urls: str | None = None, start_urls_file: str | None = None, types: str | None = None, **_: Any
-    ) -> tuple[list[str], frozenset[str] | None]:
+        start_urls: str | None = None,
+        start_urls_file: str | None = None,
+        types: str | None = None,
+        incremental: str | None = None,
+        since: str | None = None,
+        **_: Any,
+    ) -> Arguments:
         """Validate the spider arguments; raises SpiderArgumentError with a one-line reason."""
-        return parse_start_urls(start_urls, start_urls_file), parse_types(types)
+        return Arguments(
+            parse_start_urls(start_urls, start_urls_file),
+            parse_types(types),
+            parse_bool("incremental", incremental),
+            parse_since(since),
+        )
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.start_pages:
@@ -113,11 +174,18 @@ class CommentarySpider(scrapy.Spider):
         assert stats is not None
         if response.meta.get("carnegie_start"):
             stats.inc_value("carnegie/start_pages/fetched")
+        state = self.crawler.get_extension(CrawlState)
+        if response.status == 304 and state is not None and (known := response.meta.get("carnegie_known")):
+            stats.inc_value("carnegie/items/unchanged")
+            state.stage_unchanged(known, response.request.url if response.request else response.url)
+            return
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
             stats.inc_value("carnegie/pages/not_html")
             self.logger.info("Skipped %s: not an HTML page (%s)", response.url, _content_type(response))
             return
         item = extract_from_response(response)
+        if state is not None:
+            state.remember_validators(response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"))
         yield from self.follow_cards(response, item)
         if not is_publication_url(response.url):
             stats.inc_value("carnegie/pages/not_publication")
@@ -135,8 +203,28 @@ class CommentarySpider(scrapy.Spider):
             if host_key(urlsplit(url).hostname or "") not in self.hosts:
                 stats.inc_value("carnegie/links/offsite")
                 continue
-            stats.inc_value("carnegie/links/followed")
-            yield response.follow(url, callback=self.parse, errback=self.on_error)
+            request = self.incremental_request(url)
+            if request is not None:
+                stats.inc_value("carnegie/links/followed")
+                yield request
+
+    def incremental_request(self, url: str) -> scrapy.Request | None:
+        """A request for *url*; in incremental runs, none for fresh documents, conditional for older ones."""
+        request = scrapy.Request(url, callback=self.parse, errback=self.on_error)
+        state = self.crawler.get_extension(CrawlState)
+        if not self.incremental or state is None or (known := state.lookup_url(url)) is None:
+            return request
+        if state.is_fresh(known):
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("carnegie/incremental/skipped_fresh")
+            return None
+        headers = {}
+        if known.etag:
+            headers["If-None-Match"] = known.etag
+        if known.last_modified:
+            headers["If-Modified-Since"] = known.last_modified
+        meta = {"carnegie_known": known, "handle_httpstatus_list": [304]}
+        return request.replace(headers=headers, meta=meta)
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
@@ -147,6 +235,11 @@ class CommentarySpider(scrapy.Spider):
         if request.meta.get("carnegie_start"):
             stats.inc_value("carnegie/start_pages/failed")
         self.logger.warning("Failed %s: %s", request.url, failure.getErrorMessage() or kind)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 def _content_type(response: Response) -> str:

@@ -19,6 +19,7 @@ def make_crawler(tmp_path, **settings):
     base = {
         "CARNEGIE_OUTPUT": str(tmp_path / "out" / "%(name)s-%(time)s.jsonl"),
         "CARNEGIE_REJECTS": str(tmp_path / "out" / "%(name)s-%(time)s.rejects.jsonl"),
+        "CARNEGIE_STATE": str(tmp_path / "state.sqlite3"),
     }
     crawler = get_crawler(CommentarySpider, base | settings)
     crawler.stats.open_spider()

@@ -25,6 +25,7 @@ def crawl_settings(tmp_path, **overrides: Any) -> dict[str, Any]:
         AUTOTHROTTLE_ENABLED=False,
         CARNEGIE_OUTPUT=str(tmp_path / "items.jsonl"),
         CARNEGIE_REJECTS=str(tmp_path / "rejects.jsonl"),
+        CARNEGIE_STATE=str(tmp_path / "state.sqlite3"),
         FEEDS={str(tmp_path / "feed.jsonl"): {"format": "jsonlines"}},
         LOG_LEVEL="INFO",
     )

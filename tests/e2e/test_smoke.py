@@ -26,6 +26,7 @@ def test_scrapy_crawl_writes_the_dataset(site_server, tmp_path):
     result = scrapy(
         "crawl", "commentary", "-a", f"start_urls={starts}", "-O", str(tmp_path / "feed.jsonl"),
         "-s", f"CARNEGIE_OUTPUT={out}", "-s", f"CARNEGIE_REJECTS={tmp_path / 'rejects.jsonl'}",
+        "-s", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}",
         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
