@@ -19,6 +19,9 @@ _LANG_PREFIX = re.compile(r"^/(?:{})(?=/)".format("|".join(LANGUAGES)))
 _CENTER_POSTS = re.compile(r"^/(?:{})/posts/".format("|".join(CENTERS)))
 # Sections of the site that are never publications (SITE.md, "Not publications").
 _NON_PUBLICATION = frozenset({"people", "regions", "topics", "programs", "projects", "experts", "search"})
+# Every publication path SITE.md lists is dated, an old `-pub-NNNNN` address, or a podcast
+# episode; listings (`/middle-east/diwan`, `/events`) are not.
+_PUBLICATION_PATH = re.compile(r"/\d{4}/\d{2}/[^/]|-pub-\d+|/podcasts/[^/]+/[^/]+")
 
 
 def host_key(host: str) -> str:
@@ -40,13 +43,11 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     parameters are sorted, and carnegieendowment.org host variants fold to
     ``https://carnegieendowment.org``.
     """
-    url = url.strip()
-    if base:
-        url = urljoin(base, url)
     try:
+        url = urljoin(base, url.strip()) if base else url.strip()
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
+    except ValueError:  # e.g. "http://[oops" in a page's markup
         return None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
@@ -85,12 +86,23 @@ def query_param(url: str, name: str) -> str | None:
     return None
 
 
-def is_publication_url(url: str) -> bool:
-    """False for sections SITE.md lists as never being publications (bios, tags, listings)."""
+def _segments(url: str) -> list[str]:
+    """Path segments without a leading language or center prefix."""
     segments = [s for s in urlsplit(url).path.split("/") if s]
     if segments and segments[0] in LANGUAGES:
         segments = segments[1:]
     if segments and segments[0] in CENTERS:
         segments = segments[1:]
-    # A bare center or language root is a landing page, not a publication.
-    return bool(segments) and segments[0] not in _NON_PUBLICATION
+    return segments
+
+
+def is_excluded_section(url: str) -> bool:
+    """Bios, tags, programs, experts, search: sections SITE.md says are never publications."""
+    segments = _segments(url)
+    return not segments or segments[0] in _NON_PUBLICATION
+
+
+def is_publication_url(url: str) -> bool:
+    """A path of a publication: dated, an old `-pub-NNNNN` address, or a podcast episode."""
+    segments = _segments(url)
+    return not is_excluded_section(url) and bool(_PUBLICATION_PATH.search("/" + "/".join(segments)))

@@ -9,7 +9,7 @@ from lxml.html import HtmlElement
 from ..items import Author
 from ..urls import normalize_url
 from .text import ancestors, clean, element_text, tag
-from .vocab import BYLINE, NAME_SUFFIX
+from .vocab import BYLINE, BYLINE_WORDS, NAME_SUFFIX
 
 _SPLIT = re.compile(r"\s*,\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+", re.IGNORECASE)
 _MAX_ROLE_CHARS = 250
@@ -20,6 +20,13 @@ _PEOPLE_PATH = re.compile(r"/people/[^/?#]+")
 def name_key(name: str) -> str:
     """Match names across byline, cards and metadata despite punctuation ("Graham Jr." / "Graham, Jr.")."""
     return " ".join(_NON_WORD.sub(" ", name.casefold()).split())
+
+
+def byline_names(block: HtmlElement) -> list[str]:
+    """Names in a byline block; names listed as `<li>` items are taken as they are."""
+    items = [BYLINE.sub("", element_text(li)).strip() for li in block.iter("li")]
+    names = [n for n in items if n and n.lower() not in BYLINE_WORDS]
+    return names or split_byline(element_text(block))
 
 
 def split_byline(text: str) -> list[str]:

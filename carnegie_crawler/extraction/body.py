@@ -2,49 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from lxml.html import HtmlElement
 
-from .text import HEADING_TAGS, element_text, tag
+from .text import BLOCK_TAGS, HEADING_TAGS, element_text, tag
 from .vocab import BOILERPLATE, ORIGIN_LINE, READ_FULL_TEXT, SOURCE_LINE
 
-# Blocks that make up a body, each one paragraph of output.
-_BLOCKS = frozenset({"p", "li", "blockquote", "pre", "dd", "dt", "td", *HEADING_TAGS})
+# Blocks that make up a body, each one paragraph of output. A `div` counts when it
+# holds text directly and no other block, as some markups use it for paragraphs.
+_BLOCKS = frozenset({"p", "li", "blockquote", "pre", "dd", "dt", "td", "div", *HEADING_TAGS})
 _NEVER = frozenset({"figure", "figcaption", "aside", "nav", "footer", "form", "header", "table"})
 _MAX_CAPTION_CHARS = 120
+_LINK_ONLY = 0.9
 
 
-def find_body_container(candidates: list[HtmlElement], excluded: Callable[[HtmlElement], bool]) -> HtmlElement | None:
-    """The element whose direct paragraphs hold the most text."""
-    scores: dict[HtmlElement, int] = {}
-    for p in candidates:
-        parent = p.getparent()
-        if parent is None or excluded(p):
-            continue
-        scores[parent] = scores.get(parent, 0) + len(element_text(p))
-    return max(scores, key=lambda el: scores[el]) if scores else None
-
-
-def body_blocks(container: HtmlElement, keep: Callable[[HtmlElement], bool]) -> list[str]:
-    """Text of each innermost block in *container* that *keep* accepts, boilerplate removed."""
+def body_blocks(candidates: list[HtmlElement]) -> list[str]:
+    """Text of each innermost block among *candidates*, in order, boilerplate removed."""
     paragraphs: list[str] = []
-    for el in container.iter():
-        name = tag(el)
-        if name not in _BLOCKS or not keep(el) or _has_block_child(el):
+    for el in candidates:
+        if tag(el) not in _BLOCKS or _has_block_child(el):
             continue
         text = element_text(el, skip=_skip_inline)
-        if text and not is_boilerplate(text):
+        if text and not is_boilerplate(text) and not _is_link_list_entry(el, text):
             paragraphs.append(text)
     return paragraphs
 
 
 def _has_block_child(el: HtmlElement) -> bool:
-    return any(tag(d) in _BLOCKS for d in el.iterdescendants())
+    return any(tag(d) in BLOCK_TAGS and tag(d) != "br" for d in el.iterdescendants())
 
 
 def _skip_inline(el: HtmlElement) -> bool:
     return tag(el) in _NEVER
+
+
+def _is_link_list_entry(el: HtmlElement, text: str) -> bool:
+    """Tag lists, promo titles and card rows are all link; prose is not."""
+    if tag(el) == "p" and el.getparent() is not None and len(text.split()) > 3:
+        return False
+    link_chars = sum(len(element_text(a)) for a in el.iter("a"))
+    return link_chars >= _LINK_ONLY * len(text)
 
 
 def is_boilerplate(text: str) -> bool:
@@ -55,7 +51,3 @@ def is_boilerplate(text: str) -> bool:
         return True
     # An image credit or caption printed as a paragraph.
     return bool(SOURCE_LINE.match(text)) and len(text) <= _MAX_CAPTION_CHARS
-
-
-def never_body(el: HtmlElement) -> bool:
-    return tag(el) in _NEVER

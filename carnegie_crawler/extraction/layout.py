@@ -6,22 +6,40 @@ section headings), so a redesign that renames classes does not move them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 from lxml.html import HtmlElement
 
+from ..urls import is_publication_url, normalize_url
+from .authors import split_byline
+from .dates import parse_printed_date
 from .sections import find_headings, section_scope
-from .text import ancestors, clean, element_text, tag
-from .vocab import ABOUT_AUTHORS, BYLINE, BYLINE_WORDS, DATELINE, DISCLAIMER, MORE_WORK, NOTES, RECENT_WORK
+from .text import HEADING_TAGS, ancestors, clean, element_text, tag
+from .vocab import (
+    ABOUT_AUTHORS,
+    BYLINE,
+    BYLINE_WORDS,
+    DATELINE,
+    DISCLAIMER,
+    MORE_WORK,
+    NAME_SUFFIX,
+    NOTES,
+    RECENT_WORK,
+)
 
 _LONG_PARAGRAPH = 150
 _MAX_LINE = 400
 _NOT_CONTENT = frozenset({"nav", "footer", "aside", "form", "figure", "dialog"})
+_DIGIT = re.compile(r"\d")
+_MAX_NAME_WORDS = 6
+_MAX_PROMO = 300
 
 
 class Layout:
-    def __init__(self, root: HtmlElement) -> None:
+    def __init__(self, root: HtmlElement, base_url: str, description: str | None = None) -> None:
         self.root = root
+        self.base_url = base_url
         self.order = {el: i for i, el in enumerate(root.iter())}
         self.h1 = self._first_h1()
         self.content = self._content_root()
@@ -31,23 +49,31 @@ class Layout:
             "about": find_headings(root, ABOUT_AUTHORS),
             "notes": find_headings(root, NOTES),
         }
-        self.scopes = {key: [el for h in hs for el in section_scope(h)] for key, hs in self.headings.items()}
+        accept = {"recent": self._has_card_link, "more": self._has_card_link, "about": _has_people_or_heading}
+        self.scopes = {
+            key: [el for h in hs for el in section_scope(h, accept.get(key))] for key, hs in self.headings.items()
+        }
         self._fenced = {el for key in self.headings for el in (*self.headings[key], *self.scopes[key])}
+        self._fenced.update(self._promo_boxes())
         self.disclaimer = next((el for el in self.iter_content() if _own(el) and DISCLAIMER.search(_own(el))), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
-        self.first_long = self._first_long_paragraph()
-        self.byline = self._find_line(lambda t: bool(BYLINE.match(t)) or t.lower() in BYLINE_WORDS)
-        self.dateline = self._find_line(lambda t: bool(DATELINE.match(t)))
-        self.header_end = (
-            max(self.pos(el) for el in (self.h1, self.byline, self.dateline) if el is not None)
-            if (self.h1 is not None or self.byline is not None or self.dateline is not None)
-            else -1
-        )
+        self.first_long = self._first_long_paragraph(description)
+        self.byline = self._find_line(_is_byline_start, _is_name_list)
+        self.dateline = self._find_line(lambda t: bool(DATELINE.match(t)), lambda t: parse_printed_date(t) is not None)
+        landmarks = [el for el in (self.h1, self.byline, self.dateline) if el is not None]
+        self.header_end = max((self.end_pos(el) for el in landmarks), default=-1)
         self.body_end = self._body_end()
 
     # -- positions -------------------------------------------------------
     def pos(self, el: HtmlElement | None) -> int:
         return self.order.get(el, -1) if el is not None else -1
+
+    def end_pos(self, el: HtmlElement) -> int:
+        """Position of the last element inside *el* (its own position when it is a leaf)."""
+        last = el
+        for last in el.iter():  # noqa: B007 - we want the final element
+            pass
+        return self.pos(last)
 
     def iter_content(self) -> Iterable[HtmlElement]:
         return (el for el in self.content.iter() if tag(el))
@@ -60,7 +86,7 @@ class Layout:
         for node in (el, *ancestors(el)):
             if node is self.content:
                 return False
-            if tag(node) in _NOT_CONTENT or node.get("role") in ("dialog", "navigation"):
+            if tag(node) in _NOT_CONTENT or node.get("role") in ("dialog", "navigation", "contentinfo"):
                 return True
         return False
 
@@ -68,6 +94,9 @@ class Layout:
         """After the title and before the body starts."""
         p = self.pos(el)
         return self.start <= p and (self.first_long < 0 or p < self.first_long)
+
+    def in_body_zone(self, el: HtmlElement) -> bool:
+        return self.header_end < self.pos(el) < self.body_end
 
     # -- landmarks ---------------------------------------------------------
     def _first_h1(self) -> HtmlElement | None:
@@ -88,27 +117,65 @@ class Layout:
                 return found
         return self.root
 
-    def _first_long_paragraph(self) -> int:
+    def _first_long_paragraph(self, description: str | None) -> int:
+        """Where the body starts: the first long paragraph after the title that is not the dek."""
+        dek = self._dek_candidate()
         for el in self.iter_content():
-            if tag(el) != "p" or self.pos(el) <= self.start or self.is_chrome(el):
+            if tag(el) != "p" or self.pos(el) <= self.start or self.is_chrome(el) or el is dek:
                 continue
-            if len(element_text(el)) >= _LONG_PARAGRAPH and not self.in_fenced_section(el):
+            text = element_text(el)
+            if len(text) >= _LONG_PARAGRAPH and text != description and not self.in_fenced_section(el):
                 return self.pos(el)
         return -1
 
-    def _find_line(self, matches: object) -> HtmlElement | None:
-        """First short block in the header zone whose text satisfies *matches*."""
-        assert callable(matches)
+    def _dek_candidate(self) -> HtmlElement | None:
+        """The block right after the title, where a dek sits."""
+        if self.h1 is None:
+            return None
+        nxt = self.h1.getnext()
+        while nxt is not None and not tag(nxt):
+            nxt = nxt.getnext()
+        if nxt is not None and tag(nxt) == "div" and len(nxt) == 1 and tag(nxt[0]) == "p":
+            return nxt[0]
+        return nxt
+
+    def _find_line(self, starts: Callable[[str], bool], complete: Callable[[str], bool]) -> HtmlElement | None:
+        """First short block in the header zone that starts like the line and reads as a whole one.
+
+        A label alone ("<span>Published on</span> <span>Feb 4, 2026</span>") climbs
+        to the block around it.
+        """
         for el in self.iter_content():
             own = _own(el)
-            if not own or not self.in_header_zone(el) or not matches(own):
+            if not own or not self.in_header_zone(el) or not starts(own):
                 continue
             block = el
-            while len(element_text(block)) <= 3 and block.getparent() is not None:
-                block = block.getparent()
-            if len(element_text(block)) <= _MAX_LINE:
+            while not complete(element_text(block)):
+                parent = block.getparent()
+                if parent is None or parent is self.content or len(element_text(parent)) > _MAX_LINE:
+                    break
+                block = parent
+            text = element_text(block)
+            if len(text) <= _MAX_LINE and complete(text):
                 return block
         return None
+
+    def _promo_boxes(self) -> Iterable[HtmlElement]:
+        """The project promo: a "Project" label, the project's name and "Learn More"."""
+        for el in self.iter_content():
+            if _own(el).lower() != "project":
+                continue
+            box = el.getparent()
+            for _ in range(2):
+                if box is None or box is self.content:
+                    break
+                text = element_text(box)
+                if len(text) > _MAX_PROMO:
+                    break
+                if "learn more" in text.lower():
+                    yield box
+                    break
+                box = box.getparent()
 
     def _body_end(self) -> int:
         after = [self.pos(h) for hs in self.headings.values() for h in hs if self.pos(h) > self.header_end]
@@ -116,9 +183,42 @@ class Layout:
             after.append(self.pos(self.disclaimer))
         return min(after) if after else len(self.order)
 
-    def in_body_zone(self, el: HtmlElement) -> bool:
-        return self.header_end < self.pos(el) < self.body_end
+    def _has_card_link(self, scope: list[HtmlElement]) -> bool:
+        for container in scope:
+            for a in container.iter("a"):
+                url = normalize_url(a.get("href") or "", self.base_url)
+                if url and is_publication_url(url):
+                    return True
+        return False
+
+
+def _has_people_or_heading(scope: list[HtmlElement]) -> bool:
+    for container in scope:
+        for el in container.iter():
+            if tag(el) in HEADING_TAGS or (tag(el) == "a" and "/people/" in (el.get("href") or "")):
+                return True
+    return False
 
 
 def _own(el: HtmlElement) -> str:
     return clean(el.text)
+
+
+def _is_byline_start(text: str) -> bool:
+    return bool(BYLINE.match(text)) or text.lower() in BYLINE_WORDS
+
+
+def _is_name_list(text: str) -> bool:
+    """'By A, B, and C' rather than 'By 2030, the center will ...'."""
+    if not BYLINE.match(text) or _DIGIT.search(text):
+        return False
+    names = split_byline(text)
+    return bool(names) and all(_is_name(n) for n in names)
+
+
+def _is_name(name: str) -> bool:
+    words = name.split()
+    if not words or len(words) > _MAX_NAME_WORDS:
+        return False
+    # Sentences end with a full stop; names only after a suffix or an initial ("Jr.", "Paul J.").
+    return not name.endswith(".") or bool(NAME_SUFFIX.match(words[-1])) or len(words[-1]) == 2

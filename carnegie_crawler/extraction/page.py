@@ -16,7 +16,7 @@ from scrapy.http import TextResponse
 from ..items import Author, Image, Publication, compute_content_hash
 from ..urls import fold_path, normalize_url, query_param
 from . import authors as people
-from .body import body_blocks, find_body_container
+from .body import body_blocks
 from .dates import iso_date, parse_printed_date
 from .layout import Layout
 from .metadata import HeadMeta, MetadataBlock, read_head, read_metadata_block
@@ -26,6 +26,8 @@ from .vocab import BLOG_PATHS, BLOGS, BOILERPLATE, ORIGIN_LINE, SOURCE_LINE, TIT
 
 _LANG = re.compile(r"^([a-z]{2,3})(?:[-_]|$)", re.IGNORECASE)
 _MAX_EYEBROW = 80
+_MAX_DATE_LINE = 60
+_SITE_CHROME = frozenset({"nav", "footer", "form", "dialog", "button"})
 _TAXONOMY = ("centers", "programs", "projects", "collections", "regions", "topics")
 
 
@@ -40,7 +42,7 @@ def extract_from_html(html: str | bytes, url: str) -> Publication:
 def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | None = None) -> Publication:
     head = read_head(root)
     block = read_metadata_block(root)
-    page = Layout(root)
+    page = Layout(root, fetched_url, head.description or head.og_description)
     eyebrow = _eyebrow(page)
     names = _author_names(block, page)
     item = Publication(
@@ -60,7 +62,7 @@ def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | N
     )
     for key in _TAXONOMY:
         setattr(item, key, block.labels(key) if key in block.values else _visible_labels(key, page, fetched_url))
-    item.body = _body(page)
+    item.body = _body(page, item.subtitle)
     item.word_count = len(item.body.split()) if item.body else 0
     item.related = {
         "recent_work": card_links(page.scopes["recent"], fetched_url),
@@ -101,7 +103,7 @@ def _eyebrow(page: Layout) -> list[str]:
     if page.h1 is None:
         return []
     node = page.h1
-    for _ in range(2):
+    for _ in range(3):
         parent = node.getparent()
         if parent is None or parent is page.content or node is page.content:
             break
@@ -138,7 +140,7 @@ def _blog_from_path(url: str) -> str | None:
 def _author_names(block: MetadataBlock, page: Layout) -> list[str]:
     if "authors" in block.values:
         return block.labels("authors")
-    return people.split_byline(element_text(page.byline)) if page.byline is not None else []
+    return people.byline_names(page.byline) if page.byline is not None else []
 
 
 def _authors(names: list[str], page: Layout, base_url: str) -> list[Author]:
@@ -177,7 +179,16 @@ def _visible_date(page: Layout) -> str | None:
     for el in page.content.iter("time"):
         if page.in_header_zone(el) and (found := iso_date(el.get("datetime")) or parse_printed_date(element_text(el))):
             return found
-    return parse_printed_date(element_text(page.dateline)) if page.dateline is not None else None
+    if page.dateline is not None:
+        return parse_printed_date(element_text(page.dateline))
+    # A bare date line ("February 4, 2026") in the header.
+    for el in page.iter_content():
+        text = clean(el.text)
+        if not text or len(text) > _MAX_DATE_LINE or not page.in_header_zone(el) or page.is_chrome(el):
+            continue
+        if found := parse_printed_date(element_text(el)):
+            return found
+    return None
 
 
 def _source_lines(page: Layout) -> list[tuple[HtmlElement, str]]:
@@ -204,20 +215,30 @@ def _outlet(page: Layout) -> str | None:
 
 
 def _image(head: HeadMeta, page: Layout, base_url: str) -> Image | None:
-    hero = next(
-        (f for f in page.content.iter("figure") if page.pos(f) < page.start and f.find(".//img") is not None), None
-    )
-    src = head.og_image or (hero.find(".//img").get("src") if hero is not None else None)
+    hero = _hero(page)
+    src = head.og_image or (hero.get("src") if hero is not None else None)
     url = normalize_url(src, base_url) if src else None
     if not url:
         return None
     credit = None
-    if hero is not None:
-        caption = hero.find(".//figcaption")
-        credit = SOURCE_LINE.sub("", element_text(caption)).strip() or None if caption is not None else None
+    figure = next((a for a in ancestors(hero) if tag(a) == "figure"), None) if hero is not None else None
+    caption = figure.find(".//figcaption") if figure is not None else None
+    if caption is not None:
+        credit = SOURCE_LINE.sub("", element_text(caption)).strip() or None
     if credit is None:
         credit = next((text for el, text in _source_lines(page) if page.pos(el) < page.start), None)
     return {"url": url, "credit": credit}
+
+
+def _hero(page: Layout) -> HtmlElement | None:
+    """The first picture above the title that is not a logo or part of the site's chrome."""
+    for img in page.content.iter("img"):
+        if page.pos(img) >= page.start:
+            break
+        alt = (img.get("alt") or "").lower()
+        if img.get("src") and "logo" not in alt and not any(tag(a) in _SITE_CHROME for a in ancestors(img)):
+            return img
+    return None
 
 
 def _visible_labels(key: str, page: Layout, base_url: str) -> list[str]:
@@ -231,23 +252,25 @@ def _visible_labels(key: str, page: Layout, base_url: str) -> list[str]:
         text = element_text(a)
         if not url or not text or text in out or text.lower() == "learn more":
             continue
-        # Tags follow the title; trending links to the same sections sit above it.
-        if pattern.search(urlsplit(url).path) and page.pos(a) > page.start:
-            out.append(text)
+        # Tags follow the title; trending links to the same sections sit above it, body links in prose.
+        if not pattern.search(urlsplit(url).path) or page.pos(a) <= page.start:
+            continue
+        if key != "projects" and page.in_fenced_section(a):  # the promo box is fenced off from the body
+            continue
+        if any(tag(x) == "p" and page.in_body_zone(x) for x in ancestors(a)):
+            continue
+        out.append(text)
     return out
 
 
-def _body(page: Layout) -> str | None:
-    paragraphs = [
-        p for p in page.content.iter("p")
-        if page.in_body_zone(p) and not page.is_chrome(p) and not page.in_fenced_section(p)
+def _body(page: Layout, subtitle: str | None) -> str | None:
+    """Every text block between the header (title, byline, date) and the first trailing section."""
+    blocks = [
+        el for el in page.iter_content()
+        if page.in_body_zone(el) and not page.is_chrome(el) and not page.in_fenced_section(el)
     ]  # fmt: skip
-    container = find_body_container(paragraphs, page.is_chrome)
-    if container is None:
-        return None
-
-    def keep(el: HtmlElement) -> bool:
-        return page.in_body_zone(el) and not page.is_chrome(el) and not page.in_fenced_section(el)
-
-    blocks = body_blocks(container, keep)
-    return "\n\n".join(blocks) or None
+    paragraphs = body_blocks(blocks)
+    if paragraphs and page.byline is None and page.dateline is None and paragraphs[0] == subtitle:
+        # Nothing marked where the header ends: the dek under the title is not body text.
+        paragraphs = paragraphs[1:]
+    return "\n\n".join(paragraphs) or None

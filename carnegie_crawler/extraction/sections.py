@@ -7,11 +7,11 @@ Class names are a guess (SITE.md), so a section is located by what it says:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from lxml.html import HtmlElement
 
-from ..urls import is_publication_url, normalize_url
+from ..urls import is_excluded_section, normalize_url
 from .text import HEADING_TAGS, ancestors, clean, element_text, heading_level, tag
 from .vocab import BLOGS, NON_BODY_SECTIONS, TYPE_LABELS
 
@@ -23,29 +23,37 @@ _PUBLICATION_PATH = re.compile(r"/\d{4}/\d{2}/|-pub-\d+|/podcasts/[^/]+/[^/]+")
 def find_headings(root: HtmlElement, pattern: re.Pattern[str]) -> list[HtmlElement]:
     """Elements that act as a heading whose whole text matches *pattern*.
 
-    Works for `<h2>More Work from X</h2>`, `<p><strong>Recent Work</strong></p>`,
-    and sections labelled with `aria-label`.
+    Works for `<h2>More Work from X</h2>`, `<h2>More Work<br>from X</h2>`,
+    `<p><strong>Recent Work</strong></p>`, `<div role="heading">`, and sections
+    labelled with `aria-label`. A sentence is never a heading, and neither is a
+    link or a menu entry.
     """
     found: list[HtmlElement] = []
     for el in root.iter():
         name = tag(el)
-        if not name:
+        if not name or name in ("script", "style"):
             continue
         label = el.get("aria-label")
-        if label and name in ("section", "aside", "div", "nav", "ul") and pattern.match(clean(label)):
+        if label and name in ("section", "aside", "div", "ul") and pattern.match(clean(label)):
             found.append(el)
             continue
-        own = clean(el.text)
-        if not own or len(own) > _MAX_HEADING_CHARS or not pattern.match(own):
+        if name in HEADING_TAGS or el.get("role") == "heading":
+            candidate = el if pattern.match(element_text(el)) else None
+        elif (own := clean(el.text)) and len(own) <= _MAX_HEADING_CHARS and pattern.match(own):
+            candidate = _block_of(el)
+        else:
+            candidate = None
+        if candidate is None or candidate in found or name == "a":
             continue
-        # A link or a menu entry that reads "More work from ..." is navigation, not a section.
-        if name == "a" or any(tag(x) in ("a", "nav") for x in ancestors(el)):
-            continue
-        heading = _block_of(el)
-        if pattern.match(element_text(heading)) and heading not in found:
-            found.append(heading)
+        text = element_text(candidate)
+        if pattern.match(text) and not _is_sentence(text) and not any(tag(x) in ("a", "nav") for x in ancestors(el)):
+            found.append(candidate)
     # A heading nested in another match (e.g. <h2><span>..</span></h2>) counts once.
     return [h for h in found if not any(a in found for a in ancestors(h))]
+
+
+def _is_sentence(text: str) -> bool:
+    return len(text) > _MAX_HEADING_CHARS or text.endswith(".")
 
 
 def _block_of(el: HtmlElement) -> HtmlElement:
@@ -58,25 +66,28 @@ def _block_of(el: HtmlElement) -> HtmlElement:
     return el
 
 
-def section_scope(heading: HtmlElement) -> list[HtmlElement]:
+def section_scope(heading: HtmlElement, accept: Callable[[list[HtmlElement]], bool] | None = None) -> list[HtmlElement]:
     """The elements a heading introduces.
 
     For an `aria-label`led container, the container itself. Otherwise the
     heading's following siblings up to the next heading of the same or a higher
-    rank; if the heading is wrapped alone, the wrapper's following siblings.
+    rank. If there are none, or *accept* rejects them (a "View all" link, an
+    intro line), the wrapper's following siblings, and so on up a few levels.
     """
     if tag(heading) not in HEADING_TAGS and heading.get("aria-label") and len(heading):
         return [heading]
     level = heading_level(heading)
     node: HtmlElement | None = heading
+    first: list[HtmlElement] = []
     for _ in range(4):
         if node is None:
             break
         scope = list(_siblings_until_heading(node, level))
-        if scope:
+        if scope and (accept is None or accept(scope)):
             return scope
+        first = first or scope
         node = node.getparent()
-    return []
+    return first
 
 
 def _siblings_until_heading(node: HtmlElement, level: int) -> Iterator[HtmlElement]:
@@ -109,11 +120,14 @@ def card_links(scope: Iterable[HtmlElement], base_url: str) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+_CARD_TAGS = ("li", "article", "tr")
+
+
 def _cards(container: HtmlElement) -> list[HtmlElement]:
-    """Innermost `li`/`article` elements that hold a link: one per card."""
-    found = [el for el in container.iter("li", "article") if el.find(".//a") is not None]
+    """Innermost list items, articles or table rows that hold a link: one per card."""
+    found = [el for el in container.iter(*_CARD_TAGS) if el.find(".//a") is not None]
     inner = set(found)
-    return [c for c in found if not any(d in inner for d in c.iterdescendants("li", "article"))]
+    return [c for c in found if not any(d in inner for d in c.iterdescendants(*_CARD_TAGS))]
 
 
 def _title_links(card: HtmlElement, base_url: str, single: bool) -> list[str]:
@@ -123,7 +137,7 @@ def _title_links(card: HtmlElement, base_url: str, single: bool) -> list[str]:
     for a in anchors:
         url = normalize_url(a.get("href") or "", base_url)
         text = element_text(a)
-        if not url or not text or not is_publication_url(url):
+        if not url or not text or is_excluded_section(url):
             continue
         if text.lower() in TYPE_LABELS or text.lower() in BLOGS:
             continue

@@ -22,15 +22,15 @@ KNOWN_TYPES = {v.lower(): v for v in (*TYPE_LABELS.values(), "research", "report
 BLOGS = {"diwan": "Diwan", "carnegie politika": "Carnegie Politika", "politika": "Carnegie Politika"}
 BLOG_PATHS = {"diwan": "Diwan", "politika": "Carnegie Politika"}
 
-# Section headings, in English and in the site's translations (ar, fr, ru).
-RECENT_WORK = re.compile(r"^(?:recent work|أحدث الأعمال|travaux récents|последние работы)$", re.IGNORECASE)
-MORE_WORK = re.compile(r"^(?:more work from|المزيد من أعمال|المزيد من|plus de travaux d|больше работ)", re.IGNORECASE)
+# Section headings, in English and in the site's translations (ar, fr, ru); a trailing colon is allowed.
+RECENT_WORK = re.compile(r"^(?:recent work|أحدث الأعمال|travaux récents|последние работы)\s*:?$", re.IGNORECASE)
+MORE_WORK = re.compile(r"^(?:more work from|المزيد من أعمال|plus de travaux d|больше работ)", re.IGNORECASE)
 ABOUT_AUTHORS = re.compile(
     r"^(?:about the authors?|عن (?:الكاتب|الكتّاب|الكتاب|المؤلف|المؤلفين)|à propos de l.auteur|à propos des auteurs"
-    r"|об авторе|об авторах)$",
+    r"|об авторе|об авторах)\s*:?$",
     re.IGNORECASE,
 )
-NOTES = re.compile(r"^(?:(?:end|foot)?notes|الهوامش|notes de bas de page|примечания)$", re.IGNORECASE)
+NOTES = re.compile(r"^(?:(?:end|foot)?notes|الهوامش|notes de bas de page|примечания)\s*:?$", re.IGNORECASE)
 # Section headings that end the article body wherever they appear.
 NON_BODY_SECTIONS = (RECENT_WORK, MORE_WORK, ABOUT_AUTHORS, NOTES)
 
@@ -41,7 +41,8 @@ DATELINE = re.compile(
 )
 SOURCE_LINE = re.compile(r"^(?:source|المصدر|источник)\s*:\s*", re.IGNORECASE)
 ORIGIN_LINE = re.compile(
-    r"^(?:this|the|an?)\b[^.]{0,60}?\boriginally\s+(?:published|appeared)\s+(?:in|on|by)\s+((?-i:[A-Z\u0100-\uffff]|the\s).{0,120}?)"
+    r"^(?:(?:this|the|an?)\b[^.]{0,60}?\b)?originally\s+(?:published|appeared)\s+(?:in|on|by)\s+"
+    r"((?-i:[A-Z\u0100-\uffff]|the\s).{0,120}?)"
     r"(?:\s+on\s+[^.]*\d{4})?(?:\.\s*|\s+|$)(?:read (?:the )?full text\W*)?$",
     re.IGNORECASE,
 )

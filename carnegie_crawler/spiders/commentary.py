@@ -18,7 +18,7 @@ from ..extensions.state import CrawlState
 from ..extraction import extract_from_response
 from ..extraction.vocab import KNOWN_TYPES
 from ..items import Publication
-from ..urls import host_key, is_publication_url, normalize_url
+from ..urls import host_key, is_excluded_section, is_publication_url, normalize_url
 
 DEFAULT_START_URLS = (
     "https://carnegieendowment.org/middle-east/posts/2014/02/deadlock-in-geneva-puts-more-responsibility-on-the-west-and-russia",
@@ -41,18 +41,13 @@ def parse_start_urls(start_urls: str | None = None, start_urls_file: str | None 
     urls: list[str] = []
     for value, origin in raw:
         url = normalize_url(value)
-        if url is None or ("." not in (urlsplit(url).hostname or "") and not _is_ip_or_localhost(url)):
+        if url is None:
             raise SpiderArgumentError(f"not an http(s) URL in {origin}: {value.strip()!r}")
         if url not in urls:
             urls.append(url)
     if not urls:
         raise SpiderArgumentError("no start URLs given")
     return urls
-
-
-def _is_ip_or_localhost(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host == "localhost" or host.replace(".", "").isdigit() or ":" in host
 
 
 def _read_url_file(path: str) -> Iterator[str]:
@@ -202,6 +197,9 @@ class CommentarySpider(scrapy.Spider):
         for url in dict.fromkeys(item.related["recent_work"] + item.related["more_work"]):
             if host_key(urlsplit(url).hostname or "") not in self.hosts:
                 stats.inc_value("carnegie/links/offsite")
+                continue
+            if is_excluded_section(url):
+                stats.inc_value("carnegie/links/not_publication")
                 continue
             request = self.incremental_request(url)
             if request is not None:

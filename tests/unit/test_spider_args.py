@@ -42,7 +42,6 @@ def test_start_urls_file_skips_comments_and_blank_lines(tmp_path):
         ("file:///etc/passwd", "not an http(s) URL"),
         ("carnegieendowment.org/posts/x", "not an http(s) URL"),
         ("https://", "not an http(s) URL"),
-        ("http://intranet/x", "not an http(s) URL"),
         (" , ", "no start URLs"),
     ],
 )
@@ -72,3 +71,4 @@ def test_spider_validates_arguments_when_built():
         CommentarySpider(types="nonsense")
     spider = CommentarySpider(start_urls="http://127.0.0.1:8123/posts/2020/01/a,https://www.carnegieendowment.org/b")
     assert spider.hosts == frozenset({"127.0.0.1", "carnegieendowment.org"})
+    assert CommentarySpider(start_urls="http://mirror:8080/posts/2020/01/x").hosts == frozenset({"mirror"})

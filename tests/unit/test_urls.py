@@ -43,7 +43,16 @@ def test_default_ports_drop_but_other_ports_stay():
 
 
 @pytest.mark.parametrize(
-    "raw", ["javascript:alert(1)", "mailto:press@example.org", "data:text/html,hi", "file:///etc/passwd", "", "http://"]
+    "raw",
+    [
+        "javascript:alert(1)",
+        "mailto:press@example.org",
+        "data:text/html,hi",
+        "file:///etc/passwd",
+        "",
+        "http://",
+        "http://[oops/x",
+    ],
 )
 def test_non_http_urls_are_refused(raw):
     assert normalize_url(raw) is None
@@ -80,6 +89,14 @@ def test_fold_path_joins_center_and_language_variants_but_keeps_blogs(url, folde
         ("/search", False),
         ("/middle-east", False),
         ("/", False),
+        ("/middle-east/diwan", False),
+        ("/russia-eurasia/research", False),
+        ("/events", False),
+        ("/about", False),
+        ("/podcasts/the-world-unpacked", False),
+        ("/podcasts/the-world-unpacked/episode-12", True),
+        ("/2019/10/21/tunisias-democratic-test-pub-80123", True),
+        ("/en/russia-eurasia/posts/2021/12/x", True),
     ],
 )
 def test_is_publication_url(path, expected):
