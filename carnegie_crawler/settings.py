@@ -36,6 +36,9 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
+# Redirect targets get the same URL normalisation as card links.
+DOWNLOADER_MIDDLEWARES = {"carnegie_crawler.middlewares.NormalizeUrlMiddleware": 50}
+
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = "INFO"
 # Dropped items are logged as one line with their reasons, without the item dump.

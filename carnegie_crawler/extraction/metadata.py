@@ -55,7 +55,10 @@ class MetadataBlock:
 
 
 def read_metadata_block(root: HtmlElement) -> MetadataBlock:
+    """The JSON script that holds the most of the block's keys (analytics scripts hold few)."""
     malformed = False
+    best: dict[str, Any] | None = None
+    best_score = 0
     for script in root.iterfind(".//script"):
         if (script.get("type") or "").strip().lower() != "application/json":
             continue
@@ -66,11 +69,13 @@ def read_metadata_block(root: HtmlElement) -> MetadataBlock:
             data = json.loads(raw)
         except ValueError:
             # Only a script that looks like ours counts as a malformed block.
-            if any(f'"{key}"' in raw for key in _BLOCK_KEYS):
-                malformed = True
+            malformed = malformed or sum(f'"{key}"' in raw for key in _BLOCK_KEYS) >= 2
             continue
-        if isinstance(data, dict) and _BLOCK_KEYS.intersection(data):
-            return MetadataBlock(present=True, values=data)
+        score = len(_BLOCK_KEYS.intersection(data)) if isinstance(data, dict) else 0
+        if score > best_score:
+            best, best_score = data, score
+    if best is not None and best_score >= 2:
+        return MetadataBlock(present=True, values=best)
     return MetadataBlock(malformed=malformed)
 
 

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from ..urls import without_param
+from ..urls import fold_path, without_param
 
 
 def document_key(url: str, language: str | None) -> bytes:
-    """The language lives in its own field, so `?lang=` in the URL does not split a document."""
-    raw = f"{without_param(url, 'lang')}\n{language or ''}"
+    """Path and query of the canonical URL, plus the language.
+
+    The host is left out: a run stays on one site (or its mirror), where a page
+    without rel=canonical keeps the mirror's host and a copy with one names
+    carnegieendowment.org. `?lang=` is left out too: the language is its own part.
+    """
+    parts = urlsplit(without_param(url, "lang"))
+    raw = f"{fold_path(parts._replace(scheme='', netloc='').geturl())}\n{language or ''}"
     # A fixed-size digest keeps memory flat on long crawls.
     return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
 

@@ -169,3 +169,22 @@ def test_output_under_a_file_is_a_clear_error(tmp_path):
     )
     with pytest.raises(OutputError, match="cannot create directory"):
         pipe.open_spider()
+
+
+# -- URL normalisation middleware ---------------------------------------------
+
+
+def test_redirect_targets_are_rescheduled_in_normal_form(tmp_path):
+    from scrapy import Request
+
+    from carnegie_crawler.middlewares import NormalizeUrlMiddleware
+
+    crawler = make_crawler(tmp_path)
+    mw = NormalizeUrlMiddleware.from_crawler(crawler)
+    clean = Request("https://carnegieendowment.org/posts/2020/01/b?lang=en")
+    assert mw.process_request(clean) is None
+    redirected = Request("http://www.carnegieendowment.org/posts/2020/01/b?utm_source=redirect&lang=en#x")
+    again = mw.process_request(redirected)
+    assert again is not None
+    assert again.url == clean.url
+    assert crawler.stats.get_value("carnegie/requests/renormalized") == 1
