@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +19,26 @@ class SchemaLoadError(Exception):
     """The schema file is missing or invalid; the message says which and why."""
 
 
-def default_schema_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE
+def default_schema_path() -> Path | Traversable:
+    """schemas/ in a checkout; the copy packaged as carnegie_crawler.schemas in a wheel or egg."""
+    checkout = Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE
+    if checkout.is_file():
+        return checkout
+    return resources.files("carnegie_crawler.schemas") / SCHEMA_FILE
 
 
 def load_validator(path: str | Path | None = None) -> Draft202012Validator:
-    path = Path(path) if path else default_schema_path()
+    source = Path(path) if path else default_schema_path()
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SchemaLoadError(f"cannot read schema {path}: {exc.strerror or exc}") from None
+        schema = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ModuleNotFoundError) as exc:
+        raise SchemaLoadError(f"cannot read schema {source}: {getattr(exc, 'strerror', None) or exc}") from None
     except ValueError as exc:
-        raise SchemaLoadError(f"schema {path} is not valid JSON: {exc}") from None
+        raise SchemaLoadError(f"schema {source} is not valid JSON: {exc}") from None
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        raise SchemaLoadError(f"schema {path} is not a valid JSON Schema: {exc.message}") from None
+        raise SchemaLoadError(f"schema {source} is not a valid JSON Schema: {exc.message}") from None
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 

@@ -8,7 +8,9 @@ validation, or lost in a crash, is therefore never marked as seen.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +35,8 @@ CREATE TABLE IF NOT EXISTS fetched_urls (
     url TEXT NOT NULL,
     language TEXT NOT NULL,
     etag TEXT,
-    last_modified TEXT
+    last_modified TEXT,
+    links TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS staging (
     run_id TEXT NOT NULL,
@@ -46,6 +49,7 @@ CREATE TABLE IF NOT EXISTS staging (
     seen_at TEXT NOT NULL,
     etag TEXT,
     last_modified TEXT,
+    links TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, url, language, fetched_url)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -72,6 +76,8 @@ class Known:
     last_seen: datetime
     etag: str | None
     last_modified: str | None
+    # Card links of the page at that URL: a 304 has no body, so the crawl follows these.
+    links: tuple[str, ...] = ()
 
 
 def now_utc() -> str:
@@ -120,7 +126,7 @@ class StateStore:
     def lookup_url(self, fetched_url: str) -> Known | None:
         """The document last seen at *fetched_url*, if a committed run fetched it."""
         row = self.db.execute(
-            "SELECT d.url, d.language, d.content_hash, d.last_seen, f.etag, f.last_modified"
+            "SELECT d.url, d.language, d.content_hash, d.last_seen, f.etag, f.last_modified, f.links"
             " FROM fetched_urls f JOIN documents d ON d.url = f.url AND d.language = f.language"
             " WHERE f.fetched_url = ?",
             (fetched_url,),
@@ -129,7 +135,7 @@ class StateStore:
 
     def lookup_document(self, url: str, language: str | None) -> Known | None:
         row = self.db.execute(
-            "SELECT url, language, content_hash, last_seen, etag, last_modified FROM documents"
+            "SELECT url, language, content_hash, last_seen, etag, last_modified, '[]' FROM documents"
             " WHERE url = ? AND language = ?",
             (url, language or ""),
         ).fetchone()
@@ -148,14 +154,15 @@ class StateStore:
         emitted: bool,
         etag: str | None = None,
         last_modified: str | None = None,
+        links: Sequence[str] = (),
     ) -> None:
         """Record what this run saw; it becomes state only in `commit_run`."""
         if self._pending == 0:
             self.db.execute("BEGIN")
         self.db.execute(
-            "INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, url, language or "", fetched_url, content_hash, published_date, int(emitted), now_utc(),
-             etag, last_modified),
+             etag, last_modified, json.dumps(list(links))),
         )  # fmt: skip
         self._pending += 1
         if self._pending >= self.batch:
@@ -209,17 +216,17 @@ ON CONFLICT (url, language) DO UPDATE SET
     last_modified = excluded.last_modified
 """
 _PROMOTE_URLS = """
-INSERT OR REPLACE INTO fetched_urls (fetched_url, url, language, etag, last_modified)
-SELECT fetched_url, url, language, etag, last_modified FROM staging WHERE run_id = ?
+INSERT OR REPLACE INTO fetched_urls (fetched_url, url, language, etag, last_modified, links)
+SELECT fetched_url, url, language, etag, last_modified, links FROM staging WHERE run_id = ?
 """
 
 
-def _known(row: tuple[str, str, str, str, str | None, str | None] | None) -> Known | None:
+def _known(row: tuple[str, str, str, str, str | None, str | None, str] | None) -> Known | None:
     if row is None:
         return None
-    url, language, content_hash, last_seen, etag, last_modified = row
+    url, language, content_hash, last_seen, etag, last_modified, links = row
     seen = datetime.strptime(last_seen, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return Known(url, language, content_hash, seen, etag, last_modified)
+    return Known(url, language, content_hash, seen, etag, last_modified, tuple(json.loads(links)))
 
 
 def is_fresh(known: Known, refresh_days: float) -> bool:

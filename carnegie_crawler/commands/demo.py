@@ -10,7 +10,7 @@ from pathlib import Path
 from scrapy.commands import BaseRunSpiderCommand
 
 from ..devserver import SiteServer
-from ..preflight import preflight
+from ..preflight import exit_status, preflight
 from ..spiders.commentary import CommentarySpider
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "tests" / "site"
@@ -20,6 +20,7 @@ DEMO_SETTINGS = {
     "DOWNLOAD_DELAY": 0,
     "CARNEGIE_OUTPUT": "data/demo.jsonl",
     "CARNEGIE_REJECTS": "data/demo.rejects.jsonl",
+    "CARNEGIE_STATE": "data/demo-state.sqlite3",
 }
 
 
@@ -42,14 +43,16 @@ class Command(BaseRunSpiderCommand):
         start_paths = json.loads((DEMO_SITE / "expected.json").read_text())["start_paths"]
         with SiteServer(DEMO_SITE) as server:
             start_urls = ",".join(server.base_url + path for path in start_paths)
-            if problem := preflight(CommentarySpider, {"start_urls": start_urls}, self.settings):
+            settings = self.settings.copy()
+            settings.setdict(DEMO_SETTINGS, priority="spider")
+            if problem := preflight(CommentarySpider, {"start_urls": start_urls}, settings):
                 print(f"Error: {problem}", file=sys.stderr)
                 self.exitcode = 2
                 return
             print(f"Serving the demo site at {server.base_url}; crawling {len(start_paths)} start page(s)")
             # Spider-level settings: above the project's, below `-s` on the command line.
             demo_spider = type("DemoCommentarySpider", (CommentarySpider,), {"custom_settings": DEMO_SETTINGS})
-            self.crawler_process.crawl(demo_spider, start_urls=start_urls)
+            crawler = self.crawler_process.create_crawler(demo_spider)
+            self.crawler_process.crawl(crawler, start_urls=start_urls)
             self.crawler_process.start()
-        if self.crawler_process.bootstrap_failed:
-            self.exitcode = 1
+        self.exitcode = 1 if self.crawler_process.bootstrap_failed else exit_status(crawler)

@@ -68,7 +68,7 @@ class CrawlState:
         self.store.stage(
             self.run["run_id"], url=known.url, language=known.language, fetched_url=fetched_url,
             content_hash=known.content_hash, published_date=None, emitted=False,
-            etag=known.etag, last_modified=known.last_modified,
+            etag=known.etag, last_modified=known.last_modified, links=known.links,
         )  # fmt: skip
 
     # -- what the pipelines tell ------------------------------------------------
@@ -82,6 +82,7 @@ class CrawlState:
             self.run["run_id"], url=adapter["url"], language=adapter.get("language"),
             fetched_url=adapter["fetched_url"], content_hash=adapter["content_hash"],
             published_date=adapter.get("published_date"), emitted=emitted, etag=etag, last_modified=last_modified,
+            links=[*adapter["related"]["recent_work"], *adapter["related"]["more_work"]],
         )  # fmt: skip
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:

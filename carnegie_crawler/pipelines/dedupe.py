@@ -29,7 +29,15 @@ def document_key(url: str, language: str | None) -> bytes:
 class DedupePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.seen: set[bytes] = set()
+        self._seen: set[bytes] | None = None
+
+    @property
+    def seen(self) -> set[bytes]:
+        """Keys of documents already emitted; kept in JOBDIR's spider state so a resumed run remembers."""
+        if self._seen is None:
+            state = getattr(self.crawler.spider, "state", None)
+            self._seen = state.setdefault("carnegie_seen", set()) if isinstance(state, dict) else set()
+        return self._seen
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:

@@ -17,7 +17,6 @@ from twisted.python.failure import Failure
 from ..extensions.state import CrawlState
 from ..extraction import extract_from_response
 from ..extraction.vocab import KNOWN_TYPES
-from ..items import Publication
 from ..urls import host_key, is_excluded_section, is_publication_url, normalize_url
 
 DEFAULT_START_URLS = (
@@ -173,6 +172,8 @@ class CommentarySpider(scrapy.Spider):
         if response.status == 304 and state is not None and (known := response.meta.get("carnegie_known")):
             stats.inc_value("carnegie/items/unchanged")
             state.stage_unchanged(known, response.request.url if response.request else response.url)
+            # No body to read links from: follow the cards the page had last time.
+            yield from self.follow_cards(known.links)
             return
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
             stats.inc_value("carnegie/pages/not_html")
@@ -181,7 +182,7 @@ class CommentarySpider(scrapy.Spider):
         item = extract_from_response(response)
         if state is not None:
             state.remember_validators(response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"))
-        yield from self.follow_cards(response, item)
+        yield from self.follow_cards([*item.related["recent_work"], *item.related["more_work"]])
         if not is_publication_url(response.url):
             stats.inc_value("carnegie/pages/not_publication")
             self.logger.warning("No item from %s: not a publication page", response.url)
@@ -191,10 +192,10 @@ class CommentarySpider(scrapy.Spider):
             stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
             yield item
 
-    def follow_cards(self, response: Response, item: Publication) -> Iterable[scrapy.Request]:
+    def follow_cards(self, links: Iterable[str]) -> Iterable[scrapy.Request]:
         stats = self.crawler.stats
         assert stats is not None
-        for url in dict.fromkeys(item.related["recent_work"] + item.related["more_work"]):
+        for url in dict.fromkeys(links):
             if host_key(urlsplit(url).hostname or "") not in self.hosts:
                 stats.inc_value("carnegie/links/offsite")
                 continue
