@@ -52,6 +52,18 @@ CREATE TABLE IF NOT EXISTS staging (
     links TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, url, language, fetched_url)
 );
+CREATE TABLE IF NOT EXISTS dead_ends (
+    fetched_url TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS staging_dead_ends (
+    run_id TEXT NOT NULL,
+    fetched_url TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, fetched_url)
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -141,6 +153,11 @@ class StateStore:
         ).fetchone()
         return _known(row)
 
+    def dead_end_seen(self, fetched_url: str) -> datetime | None:
+        """When a committed run last found *fetched_url* gone (404/410) or not a page (a PDF)."""
+        row = self.db.execute("SELECT last_seen FROM dead_ends WHERE fetched_url = ?", (fetched_url,)).fetchone()
+        return _parse_time(row[0]) if row else None
+
     # -- writing ----------------------------------------------------------------
     def stage(
         self,
@@ -157,13 +174,26 @@ class StateStore:
         links: Sequence[str] = (),
     ) -> None:
         """Record what this run saw; it becomes state only in `commit_run`."""
-        if self._pending == 0:
-            self.db.execute("BEGIN")
+        self._begin()
         self.db.execute(
             "INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, url, language or "", fetched_url, content_hash, published_date, int(emitted), now_utc(),
              etag, last_modified, json.dumps(list(links))),
         )  # fmt: skip
+        self._count()
+
+    def stage_dead_end(self, run_id: str, fetched_url: str, reason: str) -> None:
+        self._begin()
+        self.db.execute(
+            "INSERT OR REPLACE INTO staging_dead_ends VALUES (?, ?, ?, ?)", (run_id, fetched_url, reason, now_utc())
+        )
+        self._count()
+
+    def _begin(self) -> None:
+        if self._pending == 0:
+            self.db.execute("BEGIN")
+
+    def _count(self) -> None:
         self._pending += 1
         if self._pending >= self.batch:
             self.flush()
@@ -181,6 +211,8 @@ class StateStore:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(_PROMOTE_DOCUMENTS, (run_id,))
             self.db.execute(_PROMOTE_URLS, (run_id,))
+            self.db.execute(_PROMOTE_DEAD_ENDS, (run_id,))
+            self.db.execute("DELETE FROM staging_dead_ends WHERE run_id = ?", (run_id,))
             (count,) = self.db.execute(
                 "SELECT COUNT(DISTINCT url || char(0) || language) FROM staging WHERE run_id = ?", (run_id,)
             ).fetchone()
@@ -215,6 +247,10 @@ ON CONFLICT (url, language) DO UPDATE SET
     etag = excluded.etag,
     last_modified = excluded.last_modified
 """
+_PROMOTE_DEAD_ENDS = """
+INSERT OR REPLACE INTO dead_ends (fetched_url, reason, last_seen)
+SELECT fetched_url, reason, seen_at FROM staging_dead_ends WHERE run_id = ?
+"""
 _PROMOTE_URLS = """
 INSERT OR REPLACE INTO fetched_urls (fetched_url, url, language, etag, last_modified, links)
 SELECT fetched_url, url, language, etag, last_modified, links FROM staging WHERE run_id = ?
@@ -225,9 +261,12 @@ def _known(row: tuple[str, str, str, str, str | None, str | None, str] | None) -
     if row is None:
         return None
     url, language, content_hash, last_seen, etag, last_modified, links = row
-    seen = datetime.strptime(last_seen, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return Known(url, language, content_hash, seen, etag, last_modified, tuple(json.loads(links)))
+    return Known(url, language, content_hash, _parse_time(last_seen), etag, last_modified, tuple(json.loads(links)))
 
 
-def is_fresh(known: Known, refresh_days: float) -> bool:
-    return datetime.now(UTC) - known.last_seen < timedelta(days=refresh_days)
+def _parse_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def is_fresh(last_seen: datetime, refresh_days: float) -> bool:
+    return datetime.now(UTC) - last_seen < timedelta(days=refresh_days)

@@ -26,6 +26,7 @@ class CrawlState:
         self.store = store
         self.refresh_days = crawler.settings.getfloat("CARNEGIE_REFRESH_DAYS")
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._aliases: dict[str, list[str]] = {}
         self._run: dict[str, str] | None = None
 
     @classmethod
@@ -57,7 +58,20 @@ class CrawlState:
         return self.store.lookup_url(url)
 
     def is_fresh(self, known: Known) -> bool:
-        return is_fresh(known, self.refresh_days)
+        return is_fresh(known.last_seen, self.refresh_days)
+
+    def is_fresh_dead_end(self, url: str) -> bool:
+        seen = self.store.dead_end_seen(url)
+        return seen is not None and is_fresh(seen, self.refresh_days)
+
+    def remember_aliases(self, fetched_url: str, redirected_from: list[str]) -> None:
+        """Old addresses that redirected here count as this document's URLs too."""
+        if redirected_from:
+            self._aliases[fetched_url] = redirected_from
+
+    def stage_dead_end(self, url: str, reason: str) -> None:
+        """A 404 or a non-HTML card target: not asked for again until refresh days pass."""
+        self.store.stage_dead_end(self.run["run_id"], url, reason)
 
     def remember_validators(self, fetched_url: str, etag: str | None, last_modified: str | None) -> None:
         if etag or last_modified:
@@ -77,13 +91,17 @@ class CrawlState:
 
     def stage_item(self, item: Any, emitted: bool) -> None:
         adapter = ItemAdapter(item)
-        etag, last_modified = self._validators.pop(adapter["fetched_url"], (None, None))
-        self.store.stage(
-            self.run["run_id"], url=adapter["url"], language=adapter.get("language"),
-            fetched_url=adapter["fetched_url"], content_hash=adapter["content_hash"],
-            published_date=adapter.get("published_date"), emitted=emitted, etag=etag, last_modified=last_modified,
-            links=[*adapter["related"]["recent_work"], *adapter["related"]["more_work"]],
-        )  # fmt: skip
+        fetched = adapter["fetched_url"]
+        etag, last_modified = self._validators.pop(fetched, (None, None))
+        links = [*adapter["related"]["recent_work"], *adapter["related"]["more_work"]]
+        for url in (fetched, *self._aliases.pop(fetched, [])):
+            self.store.stage(
+                self.run["run_id"], url=adapter["url"], language=adapter.get("language"), fetched_url=url,
+                content_hash=adapter["content_hash"], published_date=adapter.get("published_date"),
+                emitted=emitted and url == fetched, etag=etag, last_modified=last_modified, links=links,
+            )  # fmt: skip
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
-        self._validators.pop(str(ItemAdapter(item).get("fetched_url")), None)
+        fetched = str(ItemAdapter(item).get("fetched_url"))
+        self._validators.pop(fetched, None)
+        self._aliases.pop(fetched, None)

@@ -127,6 +127,7 @@ class CommentarySpider(scrapy.Spider):
         args_ = self.check_arguments(**self.arguments)
         self.start_pages, self.emit_types, self.since = args_.start_pages, args_.types, args_.since
         self._incremental_arg = args_.incremental
+        self.incremental = bool(args_.incremental)
         self.hosts = frozenset(host_key(urlsplit(u).hostname or "") for u in self.start_pages)
         # Scrapy's offsite filter also applies to redirects.
         self.allowed_domains = sorted(self.hosts)
@@ -178,10 +179,13 @@ class CommentarySpider(scrapy.Spider):
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
             stats.inc_value("carnegie/pages/not_html")
             self.logger.info("Skipped %s: not an HTML page (%s)", response.url, _content_type(response))
+            if state is not None:
+                state.stage_dead_end(response.url, f"not html: {_content_type(response)}")
             return
         item = extract_from_response(response)
         if state is not None:
             state.remember_validators(response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"))
+            state.remember_aliases(response.url, response.meta.get("redirect_urls", []))
         yield from self.follow_cards([*item.related["recent_work"], *item.related["more_work"]])
         if not is_publication_url(response.url):
             stats.inc_value("carnegie/pages/not_publication")
@@ -211,7 +215,13 @@ class CommentarySpider(scrapy.Spider):
         """A request for *url*; in incremental runs, none for fresh documents, conditional for older ones."""
         request = scrapy.Request(url, callback=self.parse, errback=self.on_error)
         state = self.crawler.get_extension(CrawlState)
-        if not self.incremental or state is None or (known := state.lookup_url(url)) is None:
+        if not self.incremental or state is None:
+            return request
+        if state.is_fresh_dead_end(url):
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("carnegie/incremental/skipped_dead_end")
+            return None
+        if (known := state.lookup_url(url)) is None:
             return request
         if state.is_fresh(known):
             assert self.crawler.stats is not None
@@ -233,6 +243,10 @@ class CommentarySpider(scrapy.Spider):
         stats.inc_value(f"carnegie/errors/{kind}")
         if request.meta.get("carnegie_start"):
             stats.inc_value("carnegie/start_pages/failed")
+        response = getattr(failure.value, "response", None)
+        state = self.crawler.get_extension(CrawlState)
+        if state is not None and response is not None and response.status in (404, 410):
+            state.stage_dead_end(request.url, f"HTTP {response.status}")
         self.logger.warning("Failed %s: %s", request.url, failure.getErrorMessage() or kind)
 
 

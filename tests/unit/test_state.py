@@ -1,0 +1,93 @@
+import sqlite3
+
+import pytest
+
+from carnegie_crawler.state import StateError, StateStore
+
+
+def stage(store: StateStore, run: str, url: str = "https://c.org/posts/2020/01/a?lang=en", **kw) -> None:
+    row = {
+        "url": url, "language": "en", "fetched_url": url, "content_hash": "h1",
+        "published_date": "2020-01-01", "emitted": True, "etag": '"e1"', "links": ["https://c.org/posts/2020/01/b"],
+    } | kw  # fmt: skip
+    store.stage(run, **row)
+
+
+def test_staged_rows_are_not_state_until_the_run_commits(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    stage(store, "run-1")
+    store.flush()
+    assert store.lookup_url("https://c.org/posts/2020/01/a?lang=en") is None
+    assert store.commit_run("run-1", "2026-11-25T00:00:00Z", "out.jsonl", 1) == 1
+    known = store.lookup_url("https://c.org/posts/2020/01/a?lang=en")
+    assert known is not None
+    assert (known.content_hash, known.etag, known.links) == ("h1", '"e1"', ("https://c.org/posts/2020/01/b",))
+    store.close()
+
+
+def test_uncommitted_rows_of_a_crashed_run_never_become_state(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    stage(store, "crashed")
+    store.flush()
+    store.db.close()  # the process dies here: no commit_run
+    reopened = StateStore(tmp_path / "s.db")
+    assert reopened.lookup_document("https://c.org/posts/2020/01/a?lang=en", "en") is None
+    stage(reopened, "next")
+    reopened.commit_run("next", "t", "o", 1)
+    assert reopened.lookup_document("https://c.org/posts/2020/01/a?lang=en", "en") is not None
+
+
+def test_a_later_run_updates_hash_and_keeps_first_seen(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    stage(store, "r1")
+    store.commit_run("r1", "t", "o", 1)
+    stage(store, "r2", content_hash="h2")
+    store.commit_run("r2", "t", "o", 1)
+    first_seen, last_emitted = store.db.execute("SELECT first_seen, last_emitted_run FROM documents").fetchone()
+    assert store.lookup_document("https://c.org/posts/2020/01/a?lang=en", "en").content_hash == "h2"
+    assert first_seen
+    assert last_emitted == "r2"
+
+
+def test_the_state_file_uses_wal(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"this is not a database at all" * 10, "not an SQLite database"),
+        (b"SQLite format 3\x00" + b"\xff" * 200, "unreadable or corrupt"),
+    ],
+)
+def test_a_corrupt_state_file_is_an_error_and_is_left_untouched(tmp_path, content, fragment):
+    path = tmp_path / "s.db"
+    path.write_bytes(content)
+    with pytest.raises(StateError, match=fragment):
+        StateStore(path)
+    assert path.read_bytes() == content, "never recreated: the history would be lost"
+
+
+def test_a_truncated_state_file_is_an_error(tmp_path):
+    path = tmp_path / "s.db"
+    store = StateStore(path)
+    for i in range(300):
+        stage(store, "r", url=f"https://c.org/posts/2020/01/{i}")
+    store.commit_run("r", "t", "o", 300)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StateError):
+        StateStore(path)
+
+
+def test_another_programs_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invoices (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="another program"):
+        StateStore(path)
