@@ -72,10 +72,13 @@ def verdict(crawler: Crawler, finish_reason: str, coverage: Coverage) -> Health:
     reasons: list[str] = []
     if finish_reason != "finished":
         reasons.append(f"the crawl did not finish normally (finish reason: {finish_reason})")
-    if not stats.get("carnegie/start_pages/fetched"):
+    job = getattr(crawler.spider, "state", None)
+    earlier_starts = job.get("carnegie_start_pages_fetched", 0) if isinstance(job, dict) else 0
+    if not stats.get("carnegie/start_pages/fetched") and not earlier_starts:
         reasons.append("no start page was fetched")
     incremental = bool(getattr(crawler.spider, "incremental", False))
-    if not incremental and not stats.get("item_scraped_count"):
+    # A resumed JOBDIR run counts the lines its earlier part wrote too.
+    if not incremental and not stats.get("item_scraped_count") and not stats.get("carnegie/output/lines"):
         reasons.append("the run produced no items")
     checked = int(stats.get("carnegie/validation/checked", 0))
     invalid = int(stats.get("carnegie/validation/dropped", 0))

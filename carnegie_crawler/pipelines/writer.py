@@ -101,5 +101,6 @@ class JsonLinesWriterPipeline:
             state.pop(_STATE_KEY, None)
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("carnegie/output/path", str(path))
+        self.crawler.stats.set_value("carnegie/output/lines", self.file.lines)
         logger.info("Wrote %d item(s) to %s", self.file.lines, path)
         return path

@@ -169,6 +169,9 @@ class CommentarySpider(scrapy.Spider):
         assert stats is not None
         if response.meta.get("carnegie_start"):
             stats.inc_value("carnegie/start_pages/fetched")
+            job = getattr(self, "state", None)  # JOBDIR: a resumed run remembers its start pages
+            if isinstance(job, dict):
+                job["carnegie_start_pages_fetched"] = job.get("carnegie_start_pages_fetched", 0) + 1
         state = self.crawler.get_extension(CrawlState)
         if response.status == 304 and state is not None and (known := response.meta.get("carnegie_known")):
             stats.inc_value("carnegie/items/unchanged")
