@@ -3,7 +3,9 @@
 Layout of a site directory:
 - `pages/<path>.html` answers `/<path>`; `?lang=XX` (XX not `en`) answers from `pages/<path>.XX.html`.
 - `robots.txt`, served at `/robots.txt`.
-- `routes.json`: path -> {"status", "redirect", "fail_times", "file", "content_type"} for special cases.
+- `routes.json`: path -> {"status", "redirect", "fail_times", "file", "content_type"} for special cases,
+  and faults for the robustness tests: {"sleep": seconds}, {"reset": true} (close without answering),
+  {"truncate": bytes} (promise the whole body, send only that much), {"headers": {...}} (e.g. a wrong charset).
 Anything else is a 404. Every request path is recorded, so tests can check what was fetched.
 Pages carry an ETag and Last-Modified and answer conditional requests with 304, as a real site does.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -82,12 +85,26 @@ class _Handler(BaseHTTPRequestHandler):
     site: FixtureSite
 
     def do_GET(self) -> None:
+        fault = self.site.routes.get(urlsplit(self.path).path, {})
+        if fault.get("sleep"):
+            time.sleep(float(fault["sleep"]))
+        if fault.get("reset"):
+            self.site.requests.append(self.path)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         status, headers, body = self.site.respond(self.path, dict(self.headers.items()))
         self.send_response(status)
-        for name, value in headers.items():
+        for name, value in (headers | fault.get("headers", {})).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if "truncate" in fault:
+            self.wfile.write(body[: int(fault["truncate"])])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -24,12 +24,15 @@ def default_schema_path() -> Path | Traversable:
     checkout = Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE
     if checkout.is_file():
         return checkout
-    return resources.files("carnegie_crawler.schemas") / SCHEMA_FILE
+    # Reached through the main package: an egg run from its zip has no importable
+    # `carnegie_crawler.schemas` (no __init__.py), but the file is there.
+    return resources.files("carnegie_crawler") / "schemas" / SCHEMA_FILE
 
 
 def load_validator(path: str | Path | None = None) -> Draft202012Validator:
-    source = Path(path) if path else default_schema_path()
+    source: Path | Traversable | str = path or f"bundled {SCHEMA_FILE}"
     try:
+        source = Path(path) if path else default_schema_path()
         schema = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, ModuleNotFoundError) as exc:
         raise SchemaLoadError(f"cannot read schema {source}: {getattr(exc, 'strerror', None) or exc}") from None
