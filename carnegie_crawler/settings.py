@@ -24,6 +24,12 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+# The spider's errback logs each failed request once; Scrapy's own give-up line would repeat it.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
+# Old addresses redirect once; a chain longer than this is a loop or a trap.
+REDIRECT_MAX_TIMES = 5
+# A connection cut mid-body still gives us most of a page: extract it (and count it) rather than lose it.
+DOWNLOAD_FAIL_ON_DATALOSS = False
 # Publication pages are well under 1 MB; anything past 10 MB is not one.
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024

@@ -62,6 +62,20 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     return canonicalize_url(urlunsplit((scheme, netloc, parts.path or "/", query, "")))
 
 
+def request_url(url: str) -> str | None:
+    """The URL to request for a card link: normalised, and with no query parameter but `lang`.
+
+    Only `?lang` selects a document (SITE.md); any other parameter is at best
+    noise and at worst a trap of endless variants (`?page=1`, `?page=2`, ...).
+    """
+    normalized = normalize_url(url)
+    if normalized is None:
+        return None
+    parts = urlsplit(normalized)
+    lang = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "lang"][:1]
+    return urlunsplit(parts._replace(query=urlencode(lang)))
+
+
 def fold_path(url: str) -> str:
     """Fold the language prefix and ``/<center>/posts/`` so one document has one path.
 

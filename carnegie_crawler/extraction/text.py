@@ -40,27 +40,36 @@ def is_footnote_marker(el: HtmlElement) -> bool:
 
 
 def element_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> str:
-    """Visible text of *el*, whitespace-collapsed, without scripts or footnote markers."""
+    """Visible text of *el*, whitespace-collapsed, without scripts or footnote markers.
+
+    Iterative, not recursive: a hostile page may nest thousands of elements.
+    """
     parts: list[str] = []
-    _walk(el, parts, skip)
+    skipped: set[HtmlElement] = set()
+    walker = etree.iterwalk(el, events=("start", "end", "comment", "pi"))
+    for event, node in walker:
+        name = tag(node)
+        if event in ("comment", "pi"):
+            if node is not el and node.tail:
+                parts.append(node.tail)
+            continue
+        if event == "start":
+            if not name or name in SKIP_TAGS or is_footnote_marker(node) or (skip is not None and skip(node)):
+                skipped.add(node)
+                walker.skip_subtree()
+                continue
+            if name in BLOCK_TAGS:
+                parts.append(" ")
+            if node.text:
+                parts.append(node.text)
+            continue
+        if node in skipped:
+            skipped.discard(node)
+        elif name in BLOCK_TAGS:
+            parts.append(" ")
+        if node is not el and node.tail:
+            parts.append(node.tail)
     return clean("".join(parts))
-
-
-def _walk(el: HtmlElement, out: list[str], skip: Callable[[HtmlElement], bool] | None) -> None:
-    name = tag(el)
-    if not name or name in SKIP_TAGS or is_footnote_marker(el) or (skip is not None and skip(el)):
-        return
-    block = name in BLOCK_TAGS
-    if block:
-        out.append(" ")
-    if el.text:
-        out.append(el.text)
-    for child in el:
-        _walk(child, out, skip)
-        if child.tail:
-            out.append(child.tail)
-    if block:
-        out.append(" ")
 
 
 def html_to_text(value: str) -> str:

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from ..extensions.state import CrawlState
 from ..extraction import extract_from_response
 from ..extraction.vocab import KNOWN_TYPES
-from ..urls import host_key, is_excluded_section, is_publication_url, normalize_url
+from ..urls import host_key, is_excluded_section, is_publication_url, normalize_url, request_url
 
 DEFAULT_START_URLS = (
     "https://carnegieendowment.org/middle-east/posts/2014/02/deadlock-in-geneva-puts-more-responsibility-on-the-west-and-russia",
@@ -185,6 +185,9 @@ class CommentarySpider(scrapy.Spider):
             if state is not None:
                 state.stage_dead_end(response.url, f"not html: {_content_type(response)}")
             return
+        if "dataloss" in response.flags:
+            stats.inc_value("carnegie/pages/truncated")
+            self.logger.warning("Truncated response from %s: extracting what arrived", response.url)
         item = extract_from_response(response)
         if state is not None:
             state.remember_validators(response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"))
@@ -202,7 +205,7 @@ class CommentarySpider(scrapy.Spider):
     def follow_cards(self, links: Iterable[str]) -> Iterable[scrapy.Request]:
         stats = self.crawler.stats
         assert stats is not None
-        for url in dict.fromkeys(links):
+        for url in dict.fromkeys(filter(None, map(request_url, links))):
             if host_key(urlsplit(url).hostname or "") not in self.hosts:
                 stats.inc_value("carnegie/links/offsite")
                 continue
