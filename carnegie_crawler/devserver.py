@@ -111,13 +111,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the crawler's own log already shows every request
 
 
+class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 128  # a crawler opens many connections at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up (or a fault route that resets) is not news
+
+
 class SiteServer:
     """Serve a fixture site on 127.0.0.1 in a background thread."""
 
     def __init__(self, root: Path, port: int = 0) -> None:
         self.site = FixtureSite(root)
         handler = type("Handler", (_Handler,), {"site": self.site})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _QuietServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

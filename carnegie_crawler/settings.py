@@ -62,6 +62,8 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "carnegie_crawler.extensions.state.CrawlState": 100,
     "carnegie_crawler.extensions.finalizer.RunFinalizer": 200,
+    # An unreachable robots.txt is logged as one warning line, not a traceback.
+    "carnegie_crawler.extensions.onelinelogs.OneLineNetworkErrors": 300,
 }
 # Feed exports (-o/-O) keep non-ASCII text readable, like our own writer.
 FEED_EXPORT_ENCODING = "utf-8"
