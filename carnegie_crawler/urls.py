@@ -53,6 +53,8 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     if scheme not in ("http", "https") or not parts.hostname:
         return None
     host = parts.hostname.rstrip(".")
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
     if is_site_host(host):
         scheme, netloc = "https", SITE_HOST
     else:

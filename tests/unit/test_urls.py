@@ -37,6 +37,10 @@ def test_relative_links_resolve_against_the_page_and_keep_a_mirror_host():
     assert normalize_url("/posts/2020/01/b?lang=en#top", page) == "http://127.0.0.1:8123/posts/2020/01/b?lang=en"
 
 
+def test_ipv6_hosts_keep_their_brackets():
+    assert normalize_url("http://[::1]:8080/a#x") == "http://[::1]:8080/a"
+
+
 def test_default_ports_drop_but_other_ports_stay():
     assert normalize_url("http://example.org:80/a") == "http://example.org/a"
     assert normalize_url("http://example.org:8080/a") == "http://example.org:8080/a"
