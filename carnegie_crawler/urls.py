@@ -7,6 +7,7 @@ dupefilter, the canonical ``url`` field and the dedupe key never disagree.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -36,6 +37,7 @@ def is_site_host(host: str) -> bool:
     return host_key(host) == SITE_HOST
 
 
+@lru_cache(maxsize=32768)
 def normalize_url(url: str, base: str | None = None) -> str | None:
     """Return the normalised absolute form of *url*, or None if it is not http(s).
 

@@ -14,7 +14,7 @@ from lxml.html import HtmlElement
 from ..urls import is_publication_url, normalize_url
 from .authors import split_byline
 from .dates import parse_printed_date
-from .sections import find_headings, section_scope
+from .sections import find_all_headings, section_scope
 from .text import HEADING_TAGS, ancestors, clean, element_text, tag
 from .vocab import (
     ABOUT_AUTHORS,
@@ -43,12 +43,9 @@ class Layout:
         self.order = {el: i for i, el in enumerate(root.iter())}
         self.h1 = self._first_h1()
         self.content = self._content_root()
-        self.headings = {
-            "recent": find_headings(root, RECENT_WORK),
-            "more": find_headings(root, MORE_WORK),
-            "about": find_headings(root, ABOUT_AUTHORS),
-            "notes": find_headings(root, NOTES),
-        }
+        self.headings = find_all_headings(
+            root, {"recent": RECENT_WORK, "more": MORE_WORK, "about": ABOUT_AUTHORS, "notes": NOTES}
+        )
         accept = {"recent": self._has_card_link, "more": self._has_card_link, "about": _has_people_or_heading}
         self.scopes = {
             key: [el for h in hs for el in section_scope(h, accept.get(key))] for key, hs in self.headings.items()

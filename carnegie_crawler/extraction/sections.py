@@ -21,35 +21,49 @@ _PUBLICATION_PATH = re.compile(r"/\d{4}/\d{2}/|-pub-\d+|/podcasts/[^/]+/[^/]+")
 
 
 def find_headings(root: HtmlElement, pattern: re.Pattern[str]) -> list[HtmlElement]:
-    """Elements that act as a heading whose whole text matches *pattern*.
+    """Elements that act as a heading whose whole text matches *pattern*."""
+    return find_all_headings(root, {"x": pattern})["x"]
+
+
+def find_all_headings(root: HtmlElement, patterns: dict[str, re.Pattern[str]]) -> dict[str, list[HtmlElement]]:
+    """Headings for several patterns in one pass over the page.
 
     Works for `<h2>More Work from X</h2>`, `<h2>More Work<br>from X</h2>`,
     `<p><strong>Recent Work</strong></p>`, `<div role="heading">`, and sections
     labelled with `aria-label`. A sentence is never a heading, and neither is a
     link or a menu entry.
     """
-    found: list[HtmlElement] = []
+    found: dict[str, list[HtmlElement]] = {key: [] for key in patterns}
     for el in root.iter():
-        name = tag(el)
-        if not name or name in ("script", "style"):
+        name = el.tag
+        if not isinstance(name, str) or name in ("script", "style", "a"):
             continue
         label = el.get("aria-label")
-        if label and name in ("section", "aside", "div", "ul") and pattern.match(clean(label)):
-            found.append(el)
+        if label and name in ("section", "aside", "div", "ul"):
+            label = clean(label)
+            for key, pattern in patterns.items():
+                if pattern.match(label):
+                    found[key].append(el)
             continue
         if name in HEADING_TAGS or el.get("role") == "heading":
-            candidate = el if pattern.match(element_text(el)) else None
-        elif (own := clean(el.text)) and len(own) <= _MAX_HEADING_CHARS and pattern.match(own):
-            candidate = _block_of(el)
+            text, block = element_text(el), el
         else:
-            candidate = None
-        if candidate is None or candidate in found or name == "a":
-            continue
-        text = element_text(candidate)
-        if pattern.match(text) and not _is_sentence(text) and not any(tag(x) in ("a", "nav") for x in ancestors(el)):
-            found.append(candidate)
+            raw = el.text
+            if not raw or len(raw) > 2 * _MAX_HEADING_CHARS or not (text := clean(raw)):
+                continue
+            block = None
+        for key, pattern in patterns.items():
+            if not pattern.match(text):
+                continue
+            candidate = block if block is not None else _block_of(el)
+            if candidate in found[key]:
+                continue
+            full = element_text(candidate)
+            in_link_or_menu = any(tag(x) in ("a", "nav") for x in ancestors(el))
+            if pattern.match(full) and not _is_sentence(full) and not in_link_or_menu:
+                found[key].append(candidate)
     # A heading nested in another match (e.g. <h2><span>..</span></h2>) counts once.
-    return [h for h in found if not any(a in found for a in ancestors(h))]
+    return {key: [h for h in hs if not any(a in hs for a in ancestors(h))] for key, hs in found.items()}
 
 
 def _is_sentence(text: str) -> bool:

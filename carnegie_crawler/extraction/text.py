@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 from lxml.html import HtmlElement
 
-_WS = re.compile(r"\s+")
 # Elements whose text is never content.
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "button", "select", "input"})
 BLOCK_TAGS = frozenset(
@@ -26,13 +25,13 @@ def clean(value: object) -> str:
     """Collapse whitespace and trim; non-strings become ''."""
     if not isinstance(value, str):
         return ""
-    return _WS.sub(" ", value).strip()
+    return " ".join(value.split())
 
 
 def tag(el: object) -> str:
     """Lower-case tag name, '' for comments and processing instructions."""
-    t = getattr(el, "tag", None)
-    return t.lower() if isinstance(t, str) else ""
+    t = el.tag  # type: ignore[attr-defined]
+    return t if isinstance(t, str) else ""
 
 
 def is_footnote_marker(el: HtmlElement) -> bool:
