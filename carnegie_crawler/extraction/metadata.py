@@ -73,10 +73,21 @@ def read_metadata_block(root: HtmlElement) -> MetadataBlock:
             continue
         score = len(_BLOCK_KEYS.intersection(data)) if isinstance(data, dict) else 0
         if score > best_score:
-            best, best_score = data, score
+            best, best_score = _scrub(data), score
     if best is not None and best_score >= 2:
         return MetadataBlock(present=True, values=best)
     return MetadataBlock(malformed=malformed)
+
+
+def _scrub(value: Any) -> Any:
+    """JSON may carry lone surrogates ("\\ud83d": half an emoji); they cannot be written as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -107,7 +118,7 @@ def read_head(root: HtmlElement) -> HeadMeta:
     title_el = root.find(".//title")
     return HeadMeta(
         lang=clean(root.get("lang") or root.get("xml:lang")) or None,
-        title=html_to_text(title_el.text_content()) if title_el is not None else None,
+        title=html_to_text("".join(title_el.itertext())) if title_el is not None else None,
         description=html_to_text(metas.get("description", "")) or None,
         canonical=canonical,
         og_title=html_to_text(metas.get("og:title", "")) or None,

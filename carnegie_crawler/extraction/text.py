@@ -9,7 +9,12 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 # Elements whose text is never content.
-SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "button", "select", "input"})
+# Elements whose text is never content; libxml2 reads some (iframe, textarea, ...) as raw text,
+# so markup inside them would otherwise come through as literal "<script>".
+SKIP_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "svg", "button", "select", "input", "iframe", "noembed",
+     "noframes", "textarea", "object"}
+)  # fmt: skip
 BLOCK_TAGS = frozenset(
     {
         "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
@@ -35,7 +40,7 @@ def tag(el: object) -> str:
 
 
 def is_footnote_marker(el: HtmlElement) -> bool:
-    return tag(el) == "sup" and bool(_FOOTNOTE.match(el.text_content() or ""))
+    return tag(el) == "sup" and bool(_FOOTNOTE.match("".join(el.itertext())))
 
 
 def element_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> str:
