@@ -10,8 +10,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from lxml.etree import ParserError
-from lxml.html import HtmlElement, document_fromstring
+from lxml.html import HtmlElement
 from scrapy.http import TextResponse
 
 from ..items import Author, Image, Publication, compute_content_hash
@@ -19,6 +18,7 @@ from ..urls import fold_path, normalize_url, query_param
 from . import authors as people
 from .body import body_blocks
 from .dates import iso_date, parse_printed_date
+from .decoding import parse_html, redecode
 from .layout import Layout
 from .metadata import HeadMeta, MetadataBlock, read_head, read_metadata_block
 from .sections import card_links
@@ -27,7 +27,6 @@ from .vocab import BLOG_PATHS, BLOGS, BOILERPLATE, ORIGIN_LINE, SOURCE_LINE, TIT
 
 _LANG = re.compile(r"^([a-z]{2,3})(?:[-_]|$)", re.IGNORECASE)
 _MAX_EYEBROW = 80
-_LATIN = frozenset({"cp1252", "windows-1252", "iso-8859-1", "latin-1", "latin1", "ascii"})
 _MAX_DATE_LINE = 60
 _SITE_CHROME = frozenset({"nav", "footer", "form", "dialog", "button"})
 _TAXONOMY = ("centers", "programs", "projects", "collections", "regions", "topics")
@@ -39,41 +38,8 @@ def extract_from_response(response: TextResponse) -> Publication:
     return extract_publication(root, response.url)
 
 
-def redecode(response: TextResponse) -> str | None:
-    """Better text for a page whose declared charset is wrong, or None to keep Scrapy's decoding.
-
-    UTF-8 declared but windows-1252 sent gives replacement characters; windows-1252
-    or Latin-1 declared but UTF-8 sent gives mojibake ("TÃ¼rkiye").
-    """
-    encoding = (response.encoding or "").lower().replace("_", "-")
-    body = response.body
-    if encoding in ("utf-8", "utf8") and "\ufffd" in response.text:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return body.decode("cp1252", errors="replace")
-    if encoding in _LATIN and not body.isascii():
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    return None
-
-
 def extract_from_html(html: str | bytes, url: str) -> Publication:
     return extract_publication(parse_html(html), url)
-
-
-def parse_html(html: str | bytes) -> HtmlElement:
-    """An lxml tree for any input; an empty or unparseable page gives an empty document."""
-    try:
-        return document_fromstring(html)
-    except ValueError:  # a str that declares its own encoding (<?xml encoding=...?>)
-        if isinstance(html, str):
-            return parse_html(html.encode("utf-8"))
-    except ParserError:
-        pass
-    return document_fromstring("<html><body></body></html>")
 
 
 def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | None = None) -> Publication:

@@ -1,0 +1,42 @@
+"""From bytes to an lxml tree, surviving wrong charsets and documents that are not documents."""
+
+from __future__ import annotations
+
+from lxml.etree import ParserError
+from lxml.html import HtmlElement, document_fromstring
+from scrapy.http import TextResponse
+
+_LATIN = frozenset({"cp1252", "windows-1252", "iso-8859-1", "latin-1", "latin1", "ascii"})
+
+
+def parse_html(html: str | bytes) -> HtmlElement:
+    """An lxml tree for any input; an empty or unparseable page gives an empty document."""
+    try:
+        return document_fromstring(html)
+    except ValueError:  # a str that declares its own encoding (<?xml encoding=...?>)
+        if isinstance(html, str):
+            return parse_html(html.encode("utf-8"))
+    except ParserError:
+        pass
+    return document_fromstring("<html><body></body></html>")
+
+
+def redecode(response: TextResponse) -> str | None:
+    """Better text for a page whose declared charset is wrong, or None to keep Scrapy's decoding.
+
+    UTF-8 declared but windows-1252 sent gives replacement characters; windows-1252
+    or Latin-1 declared but UTF-8 sent gives mojibake ("TÃ¼rkiye").
+    """
+    encoding = (response.encoding or "").lower().replace("_", "-")
+    body = response.body
+    if encoding in ("utf-8", "utf8") and "\ufffd" in response.text:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body.decode("cp1252", errors="replace")
+    if encoding in _LATIN and not body.isascii():
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
