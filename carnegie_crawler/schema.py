@@ -42,7 +42,24 @@ def load_validator(path: str | Path | None = None) -> Draft202012Validator:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise SchemaLoadError(f"schema {source} is not a valid JSON Schema: {exc.message}") from None
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    # Local $refs inlined once: resolving them on every item is most of jsonschema's cost.
+    return Draft202012Validator(_inline_refs(schema, schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
+    """Replace `{"$ref": "#/$defs/x", ...}` with the definition merged with the siblings (no recursion in ours)."""
+    if isinstance(node, list):
+        return [_inline_refs(v, root) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        merged = {**_inline_refs(target, root), **{k: v for k, v in node.items() if k != "$ref"}}
+        return _inline_refs(merged, root)
+    return {k: _inline_refs(v, root) for k, v in node.items()}
 
 
 def json_path(error: ValidationError) -> str:

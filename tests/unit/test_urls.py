@@ -109,3 +109,20 @@ def test_is_publication_url(path, expected):
 
 def test_without_param():
     assert without_param(f"{SITE}/x?a=1&lang=en", "lang") == f"{SITE}/x?a=1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://carnegieendowment.org/posts/2021/12/x?lang=en&b=2&a=1",
+        "http://127.0.0.1:8123/middle-east/diwan/2023/08/y?lang=ar",
+        "https://carnegieendowment.org/posts/2021/12/x",
+        "https://carnegieendowment.org/posts/2021/12/x?a=&lang=en",
+        "https://carnegieendowment.org/posts/2021/12/caf%C3%A9?q=a b&lang=en",
+        "https://carnegieendowment.org/posts/2021/12/café?lang=fr",
+    ],
+)
+def test_fast_path_agrees_with_w3lib_canonicalize_url(url):
+    from w3lib.url import canonicalize_url
+
+    assert normalize_url(url) == canonicalize_url(normalize_url(url))
