@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from lxml.html import HtmlElement
 
@@ -54,10 +55,15 @@ def people_links(elements: list[HtmlElement], base_url: str) -> dict[str, str]:
     return links
 
 
-def card_roles(scope: list[HtmlElement], names: list[str]) -> dict[str, str]:
-    """Role line of each author's card in the "About the Author(s)" section."""
+def card_roles(scope: list[HtmlElement], names: list[str], cards: Iterable[HtmlElement] = ()) -> dict[str, str]:
+    """Role line of each author's card in the "About the Author(s)" section.
+
+    Names inside *cards* (the Recent Work lists, whose authors lines name co-authors)
+    are not card names and must not fence one author's card off from its role.
+    """
     wanted = {name_key(n) for n in names}
-    in_order = [el for container in scope for el in container.iter()]
+    skip = {el for card in cards for el in card.iter()}
+    in_order = [el for container in scope for el in container.iter() if el not in skip]
     inside = set(in_order)
     name_els = [(el, key) for el in in_order if tag(el) and (key := name_key(element_text(el))) in wanted]
     name_els.sort(key=lambda pair: _depth(pair[0]))

@@ -149,7 +149,8 @@ def _author_names(block: MetadataBlock, page: Layout) -> list[str]:
 def _authors(names: list[str], page: Layout, base_url: str) -> list[Author]:
     about = page.scopes["about"]
     sources = ([page.byline] if page.byline is not None else []) + about
-    return people.build_authors(names, people.people_links(sources, base_url), people.card_roles(about, names))
+    roles = people.card_roles(about, names, cards=page.scopes["recent"])
+    return people.build_authors(names, people.people_links(sources, base_url), roles)
 
 
 def _visible_dek(page: Layout) -> str | None:

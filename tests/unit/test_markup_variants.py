@@ -168,3 +168,18 @@ def test_mirror_copies_with_and_without_canonical_are_one_document():
     assert document_key(with_canonical, "en") == document_key(mirror_fallback, "en")
     assert document_key(with_canonical, "en") != document_key(with_canonical, "ar")
     assert document_key(with_canonical, "en") != document_key(re.sub("x", "y", with_canonical), "en")
+
+
+def test_a_co_author_named_in_a_recent_work_card_does_not_hide_a_role():
+    about = (
+        "<section><h2>About the Authors</h2>"
+        "<div><a href='/people/a'>Ann Bee</a><p>Senior Fellow, Europe Program</p>"
+        "<h3>Recent Work</h3><ul><li><a href='/posts/2025/01/x'>X</a><div>Carl Dee</div></li></ul></div>"
+        "<div><a href='/people/c'>Carl Dee</a><p>Fellow, Asia Program</p></div></section>"
+    )
+    header = "<p>By <a href='/people/a'>Ann Bee</a> and <a href='/people/c'>Carl Dee</a></p>"
+    item = extract_from_html(page(f"<p>{PARAS[0]}</p>", header + "<p>Published on Feb 4, 2026</p>", after=about), URL)
+    assert [(a["name"], a["role"]) for a in item.authors] == [
+        ("Ann Bee", "Senior Fellow, Europe Program"),
+        ("Carl Dee", "Fellow, Asia Program"),
+    ]
