@@ -57,7 +57,9 @@ class RunFinalizer:
         else:
             output = writer.publish() if writer is not None else None
             if state is not None:
-                self._commit_state(state, output, writer is None or output is not None)
+                # Without our writer (feeds only) nothing says the items are durable unless the crawl finished.
+                durable = output is not None if writer is not None else reason == "finished"
+                self._commit_state(state, output, durable)
         if state is not None:
             state.store.close()
         health = verdict(self.crawler, reason, self.coverage)
