@@ -43,6 +43,8 @@ class Layout:
         self.order = {el: i for i, el in enumerate(root.iter())}
         self.h1 = self._first_h1()
         self.content = self._content_root()
+        # Each element's own text, folded once: most passes below only look at short own texts.
+        self.texts = {el: text for el in self.iter_content() if el.text and (text := clean(el.text))}
         self.headings = find_all_headings(
             root, {"recent": RECENT_WORK, "more": MORE_WORK, "about": ABOUT_AUTHORS, "notes": NOTES}
         )
@@ -52,7 +54,7 @@ class Layout:
         }
         self._fenced = {el for key in self.headings for el in (*self.headings[key], *self.scopes[key])}
         self._fenced.update(self._promo_boxes())
-        self.disclaimer = next((el for el in self.iter_content() if _own(el) and DISCLAIMER.search(_own(el))), None)
+        self.disclaimer = next((el for el, text in self.texts.items() if DISCLAIMER.search(text)), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
         self.first_long = self._first_long_paragraph(description)
         self.byline = self._find_line(_is_byline_start, _is_name_list)
@@ -71,6 +73,10 @@ class Layout:
         for last in el.iter():  # noqa: B007 - we want the final element
             pass
         return self.pos(last)
+
+    def own(self, el: HtmlElement) -> str:
+        """The element's own text (before its first child), whitespace-folded."""
+        return self.texts.get(el, "")
 
     def iter_content(self) -> Iterable[HtmlElement]:
         return (el for el in self.content.iter() if tag(el))
@@ -143,7 +149,7 @@ class Layout:
         to the block around it.
         """
         for el in self.iter_content():
-            own = _own(el)
+            own = self.own(el)
             if not own or not self.in_header_zone(el) or not starts(own):
                 continue
             block = el
@@ -160,7 +166,7 @@ class Layout:
     def _promo_boxes(self) -> Iterable[HtmlElement]:
         """The project promo: a "Project" label, the project's name and "Learn More"."""
         for el in self.iter_content():
-            if _own(el).lower() != "project":
+            if self.own(el).lower() != "project":
                 continue
             box = el.getparent()
             for _ in range(2):
@@ -195,10 +201,6 @@ def _has_people_or_heading(scope: list[HtmlElement]) -> bool:
             if tag(el) in HEADING_TAGS or (tag(el) == "a" and "/people/" in (el.get("href") or "")):
                 return True
     return False
-
-
-def _own(el: HtmlElement) -> str:
-    return clean(el.text)
 
 
 def _is_byline_start(text: str) -> bool:

@@ -187,7 +187,7 @@ def _visible_date(page: Layout) -> str | None:
         return parse_printed_date(element_text(page.dateline))
     # A bare date line ("February 4, 2026") in the header.
     for el in page.iter_content():
-        text = clean(el.text)
+        text = page.own(el)
         if not text or len(text) > _MAX_DATE_LINE or not page.in_header_zone(el) or page.is_chrome(el):
             continue
         if found := parse_printed_date(element_text(el)):
@@ -198,7 +198,7 @@ def _visible_date(page: Layout) -> str | None:
 def _source_lines(page: Layout) -> list[tuple[HtmlElement, str]]:
     lines = []
     for el in page.iter_content():
-        own = clean(el.text)
+        own = page.own(el)
         if own and SOURCE_LINE.match(own) and not page.in_fenced_section(el):
             text = SOURCE_LINE.sub("", element_text(el)).strip()
             if text and len(text) < 200:
