@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterable, Iterator
 
 from lxml.html import HtmlElement
 
-from ..urls import is_excluded_section, normalize_url
+from ..urls import is_excluded_section, is_publication_url, normalize_url
 from .text import HEADING_TAGS, ancestors, clean, element_text, heading_level, tag
 from .vocab import BLOGS, NON_BODY_SECTIONS, TYPE_LABELS
 
 _INLINE = frozenset({"a", "b", "strong", "em", "i", "span", "small", "font", "label"})
 _MAX_HEADING_CHARS = 200
-_PUBLICATION_PATH = re.compile(r"/\d{4}/\d{2}/|-pub-\d+|/podcasts/[^/]+/[^/]+")
 
 
 def find_headings(root: HtmlElement, pattern: re.Pattern[str]) -> list[HtmlElement]:
@@ -130,7 +129,7 @@ def card_links(scope: Iterable[HtmlElement], base_url: str) -> list[str]:
             found = [url for card in cards for url in _title_links(card, base_url, single=True)]
         else:
             found = _title_links(container, base_url, single=False)
-        urls.extend(url for url in found if url not in urls)
+        urls.extend(found)
     return list(dict.fromkeys(urls))
 
 
@@ -156,7 +155,7 @@ def _title_links(card: HtmlElement, base_url: str, single: bool) -> list[str]:
         if text.lower() in TYPE_LABELS or text.lower() in BLOGS:
             continue
         in_heading = any(tag(x) in HEADING_TAGS for x in _ancestors_within(a, card))
-        score = 2 * in_heading + bool(_PUBLICATION_PATH.search(url))
+        score = 2 * in_heading + is_publication_url(url)
         candidates.append((score, url))
     if not candidates:
         return []
