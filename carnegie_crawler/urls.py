@@ -109,9 +109,10 @@ def query_param(url: str, name: str) -> str | None:
     return None
 
 
-def _segments(url: str) -> list[str]:
+@lru_cache(maxsize=32768)  # a page asks about the same card URLs several times
+def _segments(url: str) -> tuple[str, ...]:
     """Path segments without a leading language or center prefix."""
-    segments = [s for s in urlsplit(url).path.split("/") if s]
+    segments = tuple(s for s in urlsplit(url).path.split("/") if s)
     if segments and segments[0] in LANGUAGES:
         segments = segments[1:]
     if segments and segments[0] in CENTERS:
@@ -119,12 +120,14 @@ def _segments(url: str) -> list[str]:
     return segments
 
 
+@lru_cache(maxsize=32768)
 def is_excluded_section(url: str) -> bool:
     """Bios, tags, programs, experts, search: sections SITE.md says are never publications."""
     segments = _segments(url)
     return not segments or segments[0] in _NON_PUBLICATION
 
 
+@lru_cache(maxsize=32768)
 def is_publication_url(url: str) -> bool:
     """A path of a publication: dated, an old `-pub-NNNNN` address, or a podcast episode."""
     segments = _segments(url)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from lxml.html import HtmlElement
 
@@ -18,6 +19,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _PEOPLE_PATH = re.compile(r"/people/[^/?#]+")
 
 
+@lru_cache(maxsize=8192)  # the same few names are compared many times per page
 def name_key(name: str) -> str:
     """Match names across byline, cards and metadata despite punctuation ("Graham Jr." / "Graham, Jr.")."""
     return " ".join(_NON_WORD.sub(" ", name.casefold()).split())
@@ -55,17 +57,24 @@ def people_links(elements: list[HtmlElement], base_url: str) -> dict[str, str]:
     return links
 
 
-def card_roles(scope: list[HtmlElement], names: list[str], cards: Iterable[HtmlElement] = ()) -> dict[str, str]:
+def card_roles(
+    scope: list[HtmlElement],
+    names: list[str],
+    cards: Iterable[HtmlElement] = (),
+    text: Callable[[HtmlElement], str] = element_text,
+) -> dict[str, str]:
     """Role line of each author's card in the "About the Author(s)" section.
 
     Names inside *cards* (the Recent Work lists, whose authors lines name co-authors)
     are not card names and must not fence one author's card off from its role.
+    *text* is `element_text`, or a caching equivalent.
     """
     wanted = {name_key(n) for n in names}
     skip = {el for card in cards for el in card.iter()}
     in_order = [el for container in scope for el in container.iter() if el not in skip]
     inside = set(in_order)
-    name_els = [(el, key) for el in in_order if tag(el) and (key := name_key(element_text(el))) in wanted]
+    keys = _name_keys(in_order, wanted, text)
+    name_els = [(el, keys[el]) for el in in_order if el in keys]
     name_els.sort(key=lambda pair: _depth(pair[0]))
     roles: dict[str, str] = {}
     for el, key in name_els:
@@ -81,6 +90,32 @@ def card_roles(scope: list[HtmlElement], names: list[str], cards: Iterable[HtmlE
         if role := _role_after(el, card, wanted):
             roles[key] = role
     return roles
+
+
+def _name_keys(
+    elements: list[HtmlElement], wanted: set[str], text: Callable[[HtmlElement], str]
+) -> dict[HtmlElement, str]:
+    """The elements whose whole text is one of the *wanted* name keys.
+
+    Children first: an element's key contains each child's key, so once a child's
+    key is longer than any wanted name, no ancestor can be a name and the text of
+    big containers is never assembled.
+    """
+    longest = max(map(len, wanted), default=0)
+    too_long: set[HtmlElement] = set()
+    found: dict[HtmlElement, str] = {}
+    for el in reversed(elements):
+        if not tag(el):
+            continue
+        if any(child in too_long for child in el):
+            too_long.add(el)
+            continue
+        key = name_key(text(el))
+        if len(key) > longest:
+            too_long.add(el)
+        elif key in wanted:
+            found[el] = key
+    return found
 
 
 def _depth(el: HtmlElement) -> int:

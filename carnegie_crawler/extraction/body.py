@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml.html import HtmlElement
 
 from .text import BLOCK_TAGS, HEADING_TAGS, element_text, tag
-from .vocab import BOILERPLATE, ORIGIN_LINE, READ_FULL_TEXT, SOURCE_LINE
+from .vocab import BOILERPLATE, DISCLAIMER_WORDS, ORIGIN_LINE, READ_FULL_TEXT, SOURCE_LINE
 
 # Blocks that make up a body, each one paragraph of output. A `div` counts when it
 # holds text directly and no other block, as some markups use it for paragraphs.
@@ -15,13 +17,18 @@ _MAX_CAPTION_CHARS = 120
 _LINK_ONLY = 0.9
 
 
-def body_blocks(candidates: list[HtmlElement]) -> list[str]:
-    """Text of each innermost block among *candidates*, in order, boilerplate removed."""
+def body_blocks(candidates: list[HtmlElement], text_of: Callable[[HtmlElement], str] = element_text) -> list[str]:
+    """Text of each innermost block among *candidates*, in order, boilerplate removed.
+
+    *text_of* is `element_text`, or a caching equivalent shared with other passes.
+    """
     paragraphs: list[str] = []
     for el in candidates:
         if tag(el) not in _BLOCKS or _has_block_child(el):
             continue
-        text = element_text(el, skip=_skip_inline)
+        # Most blocks hold no figure or aside: their text is the plain element text.
+        has_inset = next(el.iterdescendants(*_NEVER), None) is not None
+        text = element_text(el, skip=_skip_inline) if has_inset else text_of(el)
         if text and not is_boilerplate(text) and not _is_link_list_entry(el, text):
             paragraphs.append(text)
     return paragraphs
@@ -37,7 +44,7 @@ def _skip_inline(el: HtmlElement) -> bool:
 
 def _is_link_list_entry(el: HtmlElement, text: str) -> bool:
     """Tag lists, promo titles and card rows are all link; prose is not."""
-    if tag(el) == "p" and el.getparent() is not None and len(text.split()) > 3:
+    if tag(el) == "p" and el.getparent() is not None and text.count(" ") >= 3:  # more than 3 words (text is folded)
         return False
     link_chars = sum(len(element_text(a)) for a in el.iter("a"))
     return link_chars >= _LINK_ONLY * len(text)
@@ -45,7 +52,9 @@ def _is_link_list_entry(el: HtmlElement, text: str) -> bool:
 
 def is_boilerplate(text: str) -> bool:
     """Lines that sit inside the body markup but are not the author's text."""
-    if BOILERPLATE.search(text) or READ_FULL_TEXT.match(text):
+    # The disclaimer may sit anywhere in a line; every other pattern is anchored at the start,
+    # so a plain substring test spares an unanchored regex scan of every paragraph.
+    if DISCLAIMER_WORDS in text.lower() or BOILERPLATE.match(text) or READ_FULL_TEXT.match(text):
         return True
     if ORIGIN_LINE.match(text):
         return True

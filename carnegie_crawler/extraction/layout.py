@@ -15,13 +15,13 @@ from ..urls import is_publication_url, normalize_url
 from .authors import split_byline
 from .dates import parse_printed_date
 from .sections import find_all_headings, section_scope
-from .text import HEADING_TAGS, ancestors, clean, element_text, tag
+from .text import HEADING_TAGS, ancestors, element_text, tag
 from .vocab import (
     ABOUT_AUTHORS,
     BYLINE,
     BYLINE_WORDS,
     DATELINE,
-    DISCLAIMER,
+    DISCLAIMER_WORDS,
     MORE_WORK,
     NAME_SUFFIX,
     NOTES,
@@ -43,8 +43,12 @@ class Layout:
         self.order = {el: i for i, el in enumerate(root.iter())}
         self.h1 = self._first_h1()
         self.content = self._content_root()
+        # The content's elements, listed once: a dozen passes below walk them.
+        self.elements = [el for el in self.content.iter() if isinstance(el.tag, str)]
+        self._in_content = set(self.elements)
         # Each element's own text, folded once: most passes below only look at short own texts.
-        self.texts = {el: text for el in self.iter_content() if el.text and (text := clean(el.text))}
+        self.texts = {el: " ".join(raw.split()) for el in self.elements if (raw := el.text) and not raw.isspace()}
+        self._full_texts: dict[HtmlElement, str] = {}
         self.headings = find_all_headings(
             root, {"recent": RECENT_WORK, "more": MORE_WORK, "about": ABOUT_AUTHORS, "notes": NOTES}
         )
@@ -54,7 +58,10 @@ class Layout:
         }
         self._fenced = {el for key in self.headings for el in (*self.headings[key], *self.scopes[key])}
         self._fenced.update(self._promo_boxes())
-        self.disclaimer = next((el for el, text in self.texts.items() if DISCLAIMER.search(text)), None)
+        # Inherited flags, one top-down pass each, so a lookup never walks the ancestors.
+        self._chrome = self._inherit(_is_chrome_element, outside=False)
+        self._fenced_all = self._inherit(self._fenced.__contains__, outside=self._walk_fenced(self.content))
+        self.disclaimer = next((el for el, text in self.texts.items() if DISCLAIMER_WORDS in text.lower()), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
         self.first_long = self._first_long_paragraph(description)
         self.byline = self._find_line(_is_byline_start, _is_name_list)
@@ -79,19 +86,44 @@ class Layout:
         return self.texts.get(el, "")
 
     def iter_content(self) -> Iterable[HtmlElement]:
-        return (el for el in self.content.iter() if tag(el))
+        return self.elements
+
+    def text(self, el: HtmlElement) -> str:
+        """`element_text(el)`, computed once per element and page."""
+        found = self._full_texts.get(el)
+        if found is None:
+            found = self._full_texts[el] = element_text(el)
+        return found
 
     def in_fenced_section(self, el: HtmlElement) -> bool:
-        return el in self._fenced or any(a in self._fenced for a in ancestors(el))
+        if el in self._in_content:
+            return el in self._fenced_all
+        return self._walk_fenced(el)
 
     def is_chrome(self, el: HtmlElement) -> bool:
-        """Inside navigation, footers, asides, forms, figures or dialogs."""
+        """Inside navigation, footers, asides, forms, figures or dialogs (the content root itself never is)."""
+        if el in self._in_content:
+            return el in self._chrome
         for node in (el, *ancestors(el)):
             if node is self.content:
                 return False
-            if tag(node) in _NOT_CONTENT or node.get("role") in ("dialog", "navigation", "contentinfo"):
+            if _is_chrome_element(node):
                 return True
         return False
+
+    def _walk_fenced(self, el: HtmlElement) -> bool:
+        return el in self._fenced or any(a in self._fenced for a in ancestors(el))
+
+    def _inherit(self, own: Callable[[HtmlElement], bool], outside: bool) -> set[HtmlElement]:
+        """Content elements for which *own* holds of themselves or of an ancestor up to the content root.
+
+        *outside* says whether it holds at the content root (whose own test is skipped).
+        """
+        flagged: set[HtmlElement] = {self.content} if outside else set()
+        for el in self.elements[1:]:  # document order: a parent comes before its children
+            if el.getparent() in flagged or own(el):
+                flagged.add(el)
+        return flagged
 
     def in_header_zone(self, el: HtmlElement) -> bool:
         """After the title and before the body starts."""
@@ -193,6 +225,10 @@ class Layout:
                 if url and is_publication_url(url):
                     return True
         return False
+
+
+def _is_chrome_element(node: HtmlElement) -> bool:
+    return tag(node) in _NOT_CONTENT or node.get("role") in ("dialog", "navigation", "contentinfo")
 
 
 def _has_people_or_heading(scope: list[HtmlElement]) -> bool:

@@ -66,7 +66,8 @@ def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | N
     for key in _TAXONOMY:
         setattr(item, key, block.labels(key) if key in block.values else _visible_labels(key, page, fetched_url))
     item.body = _body(page, item.subtitle)
-    item.word_count = len(item.body.split()) if item.body else 0
+    # Paragraphs are whitespace-folded and joined by blank lines: counting separators is `len(body.split())`.
+    item.word_count = item.body.count(" ") + item.body.count("\n\n") + 1 if item.body else 0
     item.related = {
         "recent_work": card_links(page.scopes["recent"], fetched_url),
         "more_work": card_links(page.scopes["more"], fetched_url),
@@ -149,7 +150,7 @@ def _author_names(block: MetadataBlock, page: Layout) -> list[str]:
 def _authors(names: list[str], page: Layout, base_url: str) -> list[Author]:
     about = page.scopes["about"]
     sources = ([page.byline] if page.byline is not None else []) + about
-    roles = people.card_roles(about, names, cards=page.scopes["recent"])
+    roles = people.card_roles(about, names, cards=page.scopes["recent"], text=page.text)
     return people.build_authors(names, people.people_links(sources, base_url), roles)
 
 
@@ -213,7 +214,7 @@ def _outlet(page: Layout) -> str | None:
         if not in_figure and page.pos(el) > page.pos(anchor) and page.in_header_zone(el):
             return text
     for el in page.iter_content():
-        if tag(el) == "p" and page.in_body_zone(el) and (match := ORIGIN_LINE.match(element_text(el))):
+        if tag(el) == "p" and page.in_body_zone(el) and (match := ORIGIN_LINE.match(page.text(el))):
             return match.group(1).strip()
     return None
 
@@ -273,7 +274,7 @@ def _body(page: Layout, subtitle: str | None) -> str | None:
         el for el in page.iter_content()
         if page.in_body_zone(el) and not page.is_chrome(el) and not page.in_fenced_section(el)
     ]  # fmt: skip
-    paragraphs = body_blocks(blocks)
+    paragraphs = body_blocks(blocks, page.text)
     if paragraphs and page.byline is None and page.dateline is None and paragraphs[0] == subtitle:
         # Nothing marked where the header ends: the dek under the title is not body text.
         paragraphs = paragraphs[1:]

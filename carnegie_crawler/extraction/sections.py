@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 
 from lxml.html import HtmlElement
 
@@ -33,6 +34,7 @@ def find_all_headings(root: HtmlElement, patterns: dict[str, re.Pattern[str]]) -
     link or a menu entry.
     """
     found: dict[str, list[HtmlElement]] = {key: [] for key in patterns}
+    any_heading = _any_of(tuple(patterns.values()))
     for el in root.iter():
         name = el.tag
         if not isinstance(name, str) or name in ("script", "style", "a"):
@@ -48,9 +50,11 @@ def find_all_headings(root: HtmlElement, patterns: dict[str, re.Pattern[str]]) -
             text, block = element_text(el), el
         else:
             raw = el.text
-            if not raw or len(raw) > 2 * _MAX_HEADING_CHARS or not (text := clean(raw)):
+            if not raw or len(raw) > 2 * _MAX_HEADING_CHARS or raw.isspace():
                 continue
-            block = None
+            text, block = clean(raw), None
+        if any_heading is not None and not any_heading.match(text):  # the common case: no heading at all
+            continue
         for key, pattern in patterns.items():
             if not pattern.match(text):
                 continue
@@ -63,6 +67,15 @@ def find_all_headings(root: HtmlElement, patterns: dict[str, re.Pattern[str]]) -
                 found[key].append(candidate)
     # A heading nested in another match (e.g. <h2><span>..</span></h2>) counts once.
     return {key: [h for h in hs if not any(a in hs for a in ancestors(h))] for key, hs in found.items()}
+
+
+@lru_cache(maxsize=16)
+def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """One pattern that matches (at the start) wherever one of *patterns* does; None if flags forbid joining them."""
+    plain = re.IGNORECASE | re.UNICODE
+    if any(p.flags & ~plain for p in patterns):
+        return None
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), plain)
 
 
 def _is_sentence(text: str) -> bool:

@@ -48,6 +48,16 @@ def element_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = N
 
     Iterative, not recursive: a hostile page may nest thousands of elements.
     """
+    if not len(el):  # a leaf (most links, spans, short paragraphs): no walk needed
+        name = tag(el)
+        if not name or name in SKIP_TAGS or is_footnote_marker(el) or (skip is not None and skip(el)):
+            return ""
+        return clean(el.text)
+    return walk_text(el, skip)
+
+
+def walk_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> str:
+    """`element_text` by walking the subtree, for any element."""
     parts: list[str] = []
     skipped: set[HtmlElement] = set()
     walker = etree.iterwalk(el, events=("start", "end", "comment", "pi"))

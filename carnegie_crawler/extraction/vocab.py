@@ -53,6 +53,7 @@ BOILERPLATE = re.compile(
     r"|does not take institutional positions",
     re.IGNORECASE,
 )
-DISCLAIMER = re.compile(r"does not take institutional positions", re.IGNORECASE)
+# The disclaimer, matched as lower-case words: a substring test, not a regex scan of every line.
+DISCLAIMER_WORDS = "does not take institutional positions"
 TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+Carnegie Endowment for International Peace\s*$", re.IGNORECASE)
 NAME_SUFFIX = re.compile(r"^(?:jr|sr|ii|iii|iv|v|phd|md|esq)\.?$", re.IGNORECASE)

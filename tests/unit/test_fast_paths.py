@@ -1,0 +1,101 @@
+"""The extraction's shortcuts agree with the plain definitions they replace, on every saved page.
+
+Each shortcut (a leaf needs no walk, flags inherited in one pass, name keys pruned
+children-first, text shared between passes) must give exactly what the slow
+definition gives, or the speed-up has changed what we extract.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from lxml.html import HtmlElement
+
+from carnegie_crawler.extraction import authors as people
+from carnegie_crawler.extraction import extract_from_html
+from carnegie_crawler.extraction.body import body_blocks
+from carnegie_crawler.extraction.decoding import parse_html
+from carnegie_crawler.extraction.layout import Layout, _is_chrome_element
+from carnegie_crawler.extraction.metadata import read_head
+from carnegie_crawler.extraction.text import ancestors, element_text, walk_text
+from tests.helpers import PAGES, fixture_cases, load_expected
+
+NAMES = fixture_cases()
+
+
+@functools.cache
+def layout(name: str) -> Layout:
+    root = parse_html((PAGES / f"{name}.html").read_bytes())
+    head = read_head(root)
+    return Layout(root, load_expected(name)["fetched_url"], head.description or head.og_description)
+
+
+def elements(page: Layout) -> list[HtmlElement]:
+    return [el for el in page.root.iter() if isinstance(el.tag, str)]
+
+
+def test_pages_are_there():
+    assert len(NAMES) >= 20
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_element_text_equals_the_walk(name):
+    page = layout(name)
+    leaves = 0
+    for el in elements(page):
+        leaves += not len(el)
+        assert element_text(el) == walk_text(el), el.tag
+    assert leaves > 10  # the shortcut was exercised
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inherited_flags_equal_the_ancestor_walk(name):
+    page = layout(name)
+    for el in elements(page):
+        chrome = False
+        for node in (el, *ancestors(el)):
+            if node is page.content:
+                break
+            if _is_chrome_element(node):
+                chrome = True
+                break
+        fenced = el in page._fenced or any(a in page._fenced for a in ancestors(el))
+        assert page.is_chrome(el) == chrome, el.tag
+        assert page.in_fenced_section(el) == fenced, el.tag
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pruned_name_keys_equal_every_element_checked(name):
+    page = layout(name)
+    expected_authors = [a["name"] for a in load_expected(name).get("authors") or []]
+    scope = page.scopes["about"] or [page.content]
+    in_order = [el for container in scope for el in container.iter()]
+    wanted = {people.name_key(n) for n in expected_authors}
+    naive = {el: k for el in in_order if isinstance(el.tag, str) and (k := people.name_key(element_text(el))) in wanted}
+    assert people._name_keys(in_order, wanted, page.text) == naive
+
+
+def test_name_keys_find_names_somewhere():
+    found = 0
+    for name in NAMES:
+        page = layout(name)
+        wanted = {people.name_key(a["name"]) for a in load_expected(name).get("authors") or []}
+        in_order = [el for container in page.scopes["about"] for el in container.iter()]
+        found += len(people._name_keys(in_order, wanted, page.text))
+    assert found >= 10  # the comparison above is not between two empty results
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shared_text_gives_the_same_body(name):
+    page = layout(name)
+    candidates = [el for el in page.iter_content() if page.in_body_zone(el)]
+    assert body_blocks(candidates, page.text) == body_blocks(candidates)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_word_count_is_a_split(name):
+    body = load_expected(name).get("body")
+    if body:
+        item = extract_from_html((PAGES / f"{name}.html").read_bytes(), load_expected(name)["fetched_url"])
+        assert item.word_count == len((item.body or "").split())
