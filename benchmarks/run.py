@@ -214,6 +214,8 @@ def ceiling_crawl(base: str, starts: list[str], work: Path, server_pid: int, con
     from carnegie_crawler import settings as project
 
     settings = politeness_off(concurrency) | {
+        # Engine settings that change Scrapy's own cost per page are the project's, as in the full crawl.
+        "CONCURRENT_ITEMS": str(project.CONCURRENT_ITEMS),
         "USER_AGENT": project.USER_AGENT,
         "COOKIES_ENABLED": "False",
         "TELNETCONSOLE_ENABLED": "False",

@@ -33,6 +33,9 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 # Publication pages are well under 1 MB; anything past 10 MB is not one.
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+# Scrapy hands a page's items and requests to this many parallel slots, each an asyncio task made
+# per page (default 100). Our pipelines never wait on I/O, so slots past a few only cost time.
+CONCURRENT_ITEMS = 8
 # A hung connection must not stall a scheduled run.
 DOWNLOAD_TIMEOUT = 30
 # Cookies are not needed to read public pages.
@@ -64,7 +67,11 @@ EXTENSIONS = {
     "carnegie_crawler.extensions.finalizer.RunFinalizer": 200,
     # An unreachable robots.txt is logged as one warning line, not a traceback.
     "carnegie_crawler.extensions.onelinelogs.OneLineNetworkErrors": 300,
+    "carnegie_crawler.extensions.workers.ExtractionWorkers": 400,
 }
+# Pages are parsed and read in this many worker processes, so the crawl's own process (one core:
+# Scrapy is single-threaded) only fetches and follows links. 0: extract in the crawl's process.
+CARNEGIE_EXTRACT_WORKERS = 1
 # Feed exports (-o/-O) keep non-ASCII text readable, like our own writer.
 FEED_EXPORT_ENCODING = "utf-8"
 

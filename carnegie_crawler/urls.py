@@ -71,6 +71,7 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     return canonicalize_url(urlunsplit((scheme, netloc, path, urlencode(pairs), "")))
 
 
+@lru_cache(maxsize=32768)  # every page lists cards that other pages list too
 def request_url(url: str) -> str | None:
     """The URL to request for a card link: normalised, and with no query parameter but `lang`.
 

@@ -15,8 +15,10 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from ..extensions.state import CrawlState
+from ..extensions.workers import ExtractionWorkers
 from ..extraction import extract_from_response
 from ..extraction.vocab import KNOWN_TYPES
+from ..items import Publication
 from ..urls import host_key, is_excluded_section, is_publication_url, normalize_url, request_url
 
 DEFAULT_START_URLS = (
@@ -129,6 +131,10 @@ class CommentarySpider(scrapy.Spider):
         self._incremental_arg = args_.incremental
         self.incremental = bool(args_.incremental)
         self.hosts = frozenset(host_key(urlsplit(u).hostname or "") for u in self.start_pages)
+        # Card URLs already followed (or turned down) in this run. Most cards are listed on many
+        # pages; Scrapy's dupefilter would drop the repeats too, but only after building a request
+        # and passing it through every middleware, which costs more than reading the page's links.
+        self.links_seen: set[str] = set()
         # Scrapy's offsite filter also applies to redirects.
         self.allowed_domains = sorted(self.hosts)
 
@@ -164,7 +170,7 @@ class CommentarySpider(scrapy.Spider):
         for url in self.start_pages:
             yield scrapy.Request(url, callback=self.parse, errback=self.on_error, meta={"carnegie_start": True})
 
-    def parse(self, response: Response) -> Iterator[Any]:
+    async def parse(self, response: Response) -> AsyncIterator[Any]:
         stats = self.crawler.stats
         assert stats is not None
         if response.meta.get("carnegie_start"):
@@ -177,7 +183,8 @@ class CommentarySpider(scrapy.Spider):
             stats.inc_value("carnegie/items/unchanged")
             state.stage_unchanged(known, response.request.url if response.request else response.url)
             # No body to read links from: follow the cards the page had last time.
-            yield from self.follow_cards(known.links)
+            for request in self.follow_cards(known.links):
+                yield request
             return
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
             stats.inc_value("carnegie/pages/not_html")
@@ -188,11 +195,12 @@ class CommentarySpider(scrapy.Spider):
         if "dataloss" in response.flags:
             stats.inc_value("carnegie/pages/truncated")
             self.logger.warning("Truncated response from %s: extracting what arrived", response.url)
-        item = extract_from_response(response)
+        item = await self.extract(response)
         if state is not None:
             state.remember_validators(response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"))
             state.remember_aliases(response.url, response.meta.get("redirect_urls", []))
-        yield from self.follow_cards([*item.related["recent_work"], *item.related["more_work"]])
+        for request in self.follow_cards([*item.related["recent_work"], *item.related["more_work"]]):
+            yield request
         if not is_publication_url(response.url):
             stats.inc_value("carnegie/pages/not_publication")
             self.logger.warning("No item from %s: not a publication page", response.url)
@@ -202,10 +210,20 @@ class CommentarySpider(scrapy.Spider):
             stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
             yield item
 
+    async def extract(self, response: TextResponse) -> Publication:
+        """The page's `Publication`, from a worker process when CARNEGIE_EXTRACT_WORKERS runs some."""
+        workers = self.crawler.get_extension(ExtractionWorkers)
+        if workers is None:
+            return extract_from_response(response)
+        return await workers.extract(response)
+
     def follow_cards(self, links: Iterable[str]) -> Iterable[scrapy.Request]:
         stats = self.crawler.stats
         assert stats is not None
-        for url in dict.fromkeys(filter(None, map(request_url, links))):
+        for url in filter(None, map(request_url, links)):
+            if url in self.links_seen:
+                continue
+            self.links_seen.add(url)
             if host_key(urlsplit(url).hostname or "") not in self.hosts:
                 stats.inc_value("carnegie/links/offsite")
                 continue

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+from dataclasses import asdict
 
 import pytest_twisted
+from scrapy import signals
+from scrapy.utils.test import get_crawler
 
+from carnegie_crawler.extensions.workers import ExtractionWorkers
+from carnegie_crawler.spiders.commentary import CommentarySpider
 from tests.e2e.crawling import EXPECTED, crawl_settings, run_crawl, start_urls
 from tests.helpers import SITE
 
@@ -74,3 +81,48 @@ def test_invalid_items_go_to_the_rejects_file(site_server, tmp_path):
     assert crawler.stats.get_value("carnegie/validation/dropped") == len(rejects)
     # Validation runs before dedupe, so both paths of the twice-served document are rejected.
     assert len(items) + len({r["url"] for r in rejects}) == len(EXPECTED["expected_items"])
+
+
+@pytest_twisted.inlineCallbacks
+def test_workers_and_in_process_extraction_give_the_same_items(site_server, tmp_path):
+    _, in_process = yield run_crawl(
+        crawl_settings(tmp_path / "a", CARNEGIE_EXTRACT_WORKERS=0), start_urls=start_urls(site_server)
+    )
+    crawler, in_workers = yield run_crawl(
+        crawl_settings(tmp_path / "b", CARNEGIE_EXTRACT_WORKERS=1), start_urls=start_urls(site_server)
+    )
+
+    def comparable(items):
+        return sorted((asdict(i) | {"crawled_at": ""} for i in items), key=lambda d: (d["url"], d["language"]))
+
+    assert comparable(in_workers) == comparable(in_process)
+    stats = crawler.stats.get_stats()
+    assert stats["carnegie/extraction/in_workers"] >= len(in_workers)
+    assert stats["carnegie/extraction/in_process"] == 0
+    pool = crawler.get_extension(ExtractionWorkers).pool
+    assert all(w.process.poll() is not None for w in pool.workers), "workers stop with the crawl"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_worker_killed_mid_crawl_loses_no_item(site_server, tmp_path, caplog):
+    settings = crawl_settings(tmp_path, CARNEGIE_EXTRACT_WORKERS=1)
+    crawler = get_crawler(CommentarySpider, settings)
+    items = []
+
+    def kill_worker_once(item):
+        items.append(item)
+        workers = crawler.get_extension(ExtractionWorkers).pool.workers
+        if len(items) == 1:
+            os.kill(workers[0].process.pid, signal.SIGKILL)
+
+    crawler.signals.connect(kill_worker_once, signal=signals.item_scraped)
+    yield crawler.crawl(start_urls=start_urls(site_server))
+
+    assert sorted((i.url, i.language) for i in items) == sorted(
+        (e["url"], e["language"]) for e in EXPECTED["expected_items"]
+    )
+    stats = crawler.stats.get_stats()
+    assert stats["carnegie/extraction/worker_crashes"] == 1
+    assert stats["carnegie/extraction/in_process"] >= 1
+    assert stats["finish_reason"] == "finished"
+    assert any("Extraction worker" in r.getMessage() and "ended unexpectedly" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,52 @@
+"""Run the crawl's extraction in worker processes (CARNEGIE_EXTRACT_WORKERS)."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import TextResponse
+from scrapy.utils.reactor import is_asyncio_reactor_installed
+
+from ..items import Publication
+from ..workers import WorkerPool
+
+logger = logging.getLogger(__name__)
+
+
+class ExtractionWorkers:
+    """Starts the workers when the spider opens and stops them when it closes; 0 workers: off."""
+
+    def __init__(self, crawler: Crawler, size: int) -> None:
+        self.crawler = crawler
+        self.pool = WorkerPool(size)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractionWorkers:
+        size = crawler.settings.getint("CARNEGIE_EXTRACT_WORKERS")
+        if size <= 0:
+            raise NotConfigured("CARNEGIE_EXTRACT_WORKERS is 0: pages are extracted in the crawl's own process")
+        if not is_asyncio_reactor_installed():
+            logger.info("Extraction workers need the asyncio reactor: pages are extracted in the crawl's own process")
+            raise NotConfigured("not the asyncio reactor")
+        ext = cls(crawler, size)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self) -> None:
+        self.pool.start()
+
+    async def spider_closed(self) -> None:
+        await self.pool.close()
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.set_value("carnegie/extraction/in_workers", self.pool.in_workers)
+            stats.set_value("carnegie/extraction/in_process", self.pool.in_process)
+            if self.pool.crashes:
+                stats.set_value("carnegie/extraction/worker_crashes", self.pool.crashes)
+
+    async def extract(self, response: TextResponse) -> Publication:
+        return await self.pool.extract(response)
