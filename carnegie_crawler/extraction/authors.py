@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 
 from ..items import Author
 from ..urls import normalize_url
@@ -25,7 +25,7 @@ def name_key(name: str) -> str:
     return " ".join(_NON_WORD.sub(" ", name.casefold()).split())
 
 
-def byline_names(block: HtmlElement) -> list[str]:
+def byline_names(block: Element) -> list[str]:
     """Names in a byline block; names listed as `<li>` items are taken as they are."""
     items = [BYLINE.sub("", element_text(li)).strip() for li in block.iter("li")]
     names = [n for n in items if n and n.lower() not in BYLINE_WORDS]
@@ -44,7 +44,7 @@ def split_byline(text: str) -> list[str]:
     return names
 
 
-def people_links(elements: list[HtmlElement], base_url: str) -> dict[str, str]:
+def people_links(elements: list[Element], base_url: str) -> dict[str, str]:
     """Display name (case-folded) -> normalised /people/ URL, first occurrence wins."""
     links: dict[str, str] = {}
     for el in elements:
@@ -58,10 +58,10 @@ def people_links(elements: list[HtmlElement], base_url: str) -> dict[str, str]:
 
 
 def card_roles(
-    scope: list[HtmlElement],
+    scope: list[Element],
     names: list[str],
-    cards: Iterable[HtmlElement] = (),
-    text: Callable[[HtmlElement], str] = element_text,
+    cards: Iterable[Element] = (),
+    text: Callable[[Element], str] = element_text,
 ) -> dict[str, str]:
     """Role line of each author's card in the "About the Author(s)" section.
 
@@ -92,9 +92,7 @@ def card_roles(
     return roles
 
 
-def _name_keys(
-    elements: list[HtmlElement], wanted: set[str], text: Callable[[HtmlElement], str]
-) -> dict[HtmlElement, str]:
+def _name_keys(elements: list[Element], wanted: set[str], text: Callable[[Element], str]) -> dict[Element, str]:
     """The elements whose whole text is one of the *wanted* name keys.
 
     Children first: an element's key contains each child's key, so once a child's
@@ -102,8 +100,8 @@ def _name_keys(
     big containers is never assembled.
     """
     longest = max(map(len, wanted), default=0)
-    too_long: set[HtmlElement] = set()
-    found: dict[HtmlElement, str] = {}
+    too_long: set[Element] = set()
+    found: dict[Element, str] = {}
     for el in reversed(elements):
         if not tag(el):
             continue
@@ -118,11 +116,11 @@ def _name_keys(
     return found
 
 
-def _depth(el: HtmlElement) -> int:
+def _depth(el: Element) -> int:
     return sum(1 for _ in ancestors(el))
 
 
-def _role_after(name_el: HtmlElement, card: HtmlElement, names: set[str]) -> str | None:
+def _role_after(name_el: Element, card: Element, names: set[str]) -> str | None:
     """The first short, non-sentence text after the name inside its card."""
     seen_name = False
     for el in card.iter():

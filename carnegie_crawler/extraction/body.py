@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 
 from .text import BLOCK_TAGS, HEADING_TAGS, element_text, tag
 from .vocab import BOILERPLATE, DISCLAIMER_WORDS, ORIGIN_LINE, READ_FULL_TEXT, SOURCE_LINE
@@ -17,7 +17,7 @@ _MAX_CAPTION_CHARS = 120
 _LINK_ONLY = 0.9
 
 
-def body_blocks(candidates: list[HtmlElement], text_of: Callable[[HtmlElement], str] = element_text) -> list[str]:
+def body_blocks(candidates: list[Element], text_of: Callable[[Element], str] = element_text) -> list[str]:
     """Text of each innermost block among *candidates*, in order, boilerplate removed.
 
     *text_of* is `element_text`, or a caching equivalent shared with other passes.
@@ -34,15 +34,15 @@ def body_blocks(candidates: list[HtmlElement], text_of: Callable[[HtmlElement], 
     return paragraphs
 
 
-def _has_block_child(el: HtmlElement) -> bool:
+def _has_block_child(el: Element) -> bool:
     return any(tag(d) in BLOCK_TAGS and tag(d) != "br" for d in el.iterdescendants())
 
 
-def _skip_inline(el: HtmlElement) -> bool:
+def _skip_inline(el: Element) -> bool:
     return tag(el) in _NEVER
 
 
-def _is_link_list_entry(el: HtmlElement, text: str) -> bool:
+def _is_link_list_entry(el: Element, text: str) -> bool:
     """Tag lists, promo titles and card rows are all link; prose is not."""
     if tag(el) == "p" and el.getparent() is not None and text.count(" ") >= 3:  # more than 3 words (text is folded)
         return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 
 from ..urls import is_publication_url, normalize_url
 from .authors import split_byline
@@ -37,7 +37,7 @@ _MAX_PROMO = 300
 
 
 class Layout:
-    def __init__(self, root: HtmlElement, base_url: str, description: str | None = None) -> None:
+    def __init__(self, root: Element, base_url: str, description: str | None = None) -> None:
         self.root = root
         self.base_url = base_url
         self.order = {el: i for i, el in enumerate(root.iter())}
@@ -48,7 +48,7 @@ class Layout:
         self._in_content = set(self.elements)
         # Each element's own text, folded once: most passes below only look at short own texts.
         self.texts = {el: " ".join(raw.split()) for el in self.elements if (raw := el.text) and not raw.isspace()}
-        self._full_texts: dict[HtmlElement, str] = {}
+        self._full_texts: dict[Element, str] = {}
         self.headings = find_all_headings(
             root, {"recent": RECENT_WORK, "more": MORE_WORK, "about": ABOUT_AUTHORS, "notes": NOTES}
         )
@@ -71,36 +71,36 @@ class Layout:
         self.body_end = self._body_end()
 
     # -- positions -------------------------------------------------------
-    def pos(self, el: HtmlElement | None) -> int:
+    def pos(self, el: Element | None) -> int:
         return self.order.get(el, -1) if el is not None else -1
 
-    def end_pos(self, el: HtmlElement) -> int:
+    def end_pos(self, el: Element) -> int:
         """Position of the last element inside *el* (its own position when it is a leaf)."""
         last = el
         for last in el.iter():  # noqa: B007 - we want the final element
             pass
         return self.pos(last)
 
-    def own(self, el: HtmlElement) -> str:
+    def own(self, el: Element) -> str:
         """The element's own text (before its first child), whitespace-folded."""
         return self.texts.get(el, "")
 
-    def iter_content(self) -> Iterable[HtmlElement]:
+    def iter_content(self) -> Iterable[Element]:
         return self.elements
 
-    def text(self, el: HtmlElement) -> str:
+    def text(self, el: Element) -> str:
         """`element_text(el)`, computed once per element and page."""
         found = self._full_texts.get(el)
         if found is None:
             found = self._full_texts[el] = element_text(el)
         return found
 
-    def in_fenced_section(self, el: HtmlElement) -> bool:
+    def in_fenced_section(self, el: Element) -> bool:
         if el in self._in_content:
             return el in self._fenced_all
         return self._walk_fenced(el)
 
-    def is_chrome(self, el: HtmlElement) -> bool:
+    def is_chrome(self, el: Element) -> bool:
         """Inside navigation, footers, asides, forms, figures or dialogs (the content root itself never is)."""
         if el in self._in_content:
             return el in self._chrome
@@ -111,37 +111,37 @@ class Layout:
                 return True
         return False
 
-    def _walk_fenced(self, el: HtmlElement) -> bool:
+    def _walk_fenced(self, el: Element) -> bool:
         return el in self._fenced or any(a in self._fenced for a in ancestors(el))
 
-    def _inherit(self, own: Callable[[HtmlElement], bool], outside: bool) -> set[HtmlElement]:
+    def _inherit(self, own: Callable[[Element], bool], outside: bool) -> set[Element]:
         """Content elements for which *own* holds of themselves or of an ancestor up to the content root.
 
         *outside* says whether it holds at the content root (whose own test is skipped).
         """
-        flagged: set[HtmlElement] = {self.content} if outside else set()
+        flagged: set[Element] = {self.content} if outside else set()
         for el in self.elements[1:]:  # document order: a parent comes before its children
             if el.getparent() in flagged or own(el):
                 flagged.add(el)
         return flagged
 
-    def in_header_zone(self, el: HtmlElement) -> bool:
+    def in_header_zone(self, el: Element) -> bool:
         """After the title and before the body starts."""
         p = self.pos(el)
         return self.start <= p and (self.first_long < 0 or p < self.first_long)
 
-    def in_body_zone(self, el: HtmlElement) -> bool:
+    def in_body_zone(self, el: Element) -> bool:
         return self.header_end < self.pos(el) < self.body_end
 
     # -- landmarks ---------------------------------------------------------
-    def _first_h1(self) -> HtmlElement | None:
+    def _first_h1(self) -> Element | None:
         h1s = [h for h in self.root.iter("h1") if element_text(h)]
         for h in h1s:
             if any(tag(a) in ("article", "main") for a in ancestors(h)):
                 return h
         return h1s[0] if h1s else None
 
-    def _content_root(self) -> HtmlElement:
+    def _content_root(self) -> Element:
         if self.h1 is not None:
             for a in ancestors(self.h1):
                 if tag(a) in ("article", "main"):
@@ -163,7 +163,7 @@ class Layout:
                 return self.pos(el)
         return -1
 
-    def _dek_candidate(self) -> HtmlElement | None:
+    def _dek_candidate(self) -> Element | None:
         """The block right after the title, where a dek sits."""
         if self.h1 is None:
             return None
@@ -174,7 +174,7 @@ class Layout:
             return nxt[0]
         return nxt
 
-    def _find_line(self, starts: Callable[[str], bool], complete: Callable[[str], bool]) -> HtmlElement | None:
+    def _find_line(self, starts: Callable[[str], bool], complete: Callable[[str], bool]) -> Element | None:
         """First short block in the header zone that starts like the line and reads as a whole one.
 
         A label alone ("<span>Published on</span> <span>Feb 4, 2026</span>") climbs
@@ -195,7 +195,7 @@ class Layout:
                 return block
         return None
 
-    def _promo_boxes(self) -> Iterable[HtmlElement]:
+    def _promo_boxes(self) -> Iterable[Element]:
         """The project promo: a "Project" label, the project's name and "Learn More"."""
         for el in self.iter_content():
             if self.own(el).lower() != "project":
@@ -218,7 +218,7 @@ class Layout:
             after.append(self.pos(self.disclaimer))
         return min(after) if after else len(self.order)
 
-    def _has_card_link(self, scope: list[HtmlElement]) -> bool:
+    def _has_card_link(self, scope: list[Element]) -> bool:
         for container in scope:
             for a in container.iter("a"):
                 url = normalize_url(a.get("href") or "", self.base_url)
@@ -227,11 +227,11 @@ class Layout:
         return False
 
 
-def _is_chrome_element(node: HtmlElement) -> bool:
+def _is_chrome_element(node: Element) -> bool:
     return tag(node) in _NOT_CONTENT or node.get("role") in ("dialog", "navigation", "contentinfo")
 
 
-def _has_people_or_heading(scope: list[HtmlElement]) -> bool:
+def _has_people_or_heading(scope: list[Element]) -> bool:
     for container in scope:
         for el in container.iter():
             if tag(el) in HEADING_TAGS or (tag(el) == "a" and "/people/" in (el.get("href") or "")):

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 
 from .text import clean, html_to_text
 
@@ -54,7 +54,7 @@ class MetadataBlock:
         return out
 
 
-def read_metadata_block(root: HtmlElement) -> MetadataBlock:
+def read_metadata_block(root: Element) -> MetadataBlock:
     """The JSON script that holds the most of the block's keys (analytics scripts hold few)."""
     malformed = False
     best: dict[str, Any] | None = None
@@ -102,7 +102,7 @@ class HeadMeta:
     published_time: str | None
 
 
-def read_head(root: HtmlElement) -> HeadMeta:
+def read_head(root: Element) -> HeadMeta:
     metas: dict[str, str] = {}
     for meta in root.iterfind(".//meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()

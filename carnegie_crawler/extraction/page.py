@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 from scrapy.http import TextResponse
 
 from ..items import Author, Image, Publication, compute_content_hash
@@ -42,7 +42,7 @@ def extract_from_html(html: str | bytes, url: str) -> Publication:
     return extract_publication(parse_html(html), url)
 
 
-def extract_publication(root: HtmlElement, fetched_url: str, crawled_at: str | None = None) -> Publication:
+def extract_publication(root: Element, fetched_url: str, crawled_at: str | None = None) -> Publication:
     head = read_head(root)
     block = read_metadata_block(root)
     page = Layout(root, fetched_url, head.description or head.og_description)
@@ -172,7 +172,7 @@ def _visible_dek(page: Layout) -> str | None:
     return None
 
 
-def _is_widget(el: HtmlElement) -> bool:
+def _is_widget(el: Element) -> bool:
     """Share buttons and link rows: boilerplate inside, or mostly link text."""
     if any(BOILERPLATE.match(clean(d.text)) for d in el.iter() if tag(d) and d.text):
         return True
@@ -196,7 +196,7 @@ def _visible_date(page: Layout) -> str | None:
     return None
 
 
-def _source_lines(page: Layout) -> list[tuple[HtmlElement, str]]:
+def _source_lines(page: Layout) -> list[tuple[Element, str]]:
     lines = []
     for el in page.iter_content():
         own = page.own(el)
@@ -235,7 +235,7 @@ def _image(head: HeadMeta, page: Layout, base_url: str) -> Image | None:
     return {"url": url, "credit": credit}
 
 
-def _hero(page: Layout) -> HtmlElement | None:
+def _hero(page: Layout) -> Element | None:
     """The first picture above the title that is not a logo or part of the site's chrome."""
     for img in page.content.iter("img"):
         if page.pos(img) >= page.start:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 
 from ..urls import is_excluded_section, is_publication_url, normalize_url
 from .text import HEADING_TAGS, ancestors, clean, element_text, heading_level, tag
@@ -20,12 +20,12 @@ _INLINE = frozenset({"a", "b", "strong", "em", "i", "span", "small", "font", "la
 _MAX_HEADING_CHARS = 200
 
 
-def find_headings(root: HtmlElement, pattern: re.Pattern[str]) -> list[HtmlElement]:
+def find_headings(root: Element, pattern: re.Pattern[str]) -> list[Element]:
     """Elements that act as a heading whose whole text matches *pattern*."""
     return find_all_headings(root, {"x": pattern})["x"]
 
 
-def find_all_headings(root: HtmlElement, patterns: dict[str, re.Pattern[str]]) -> dict[str, list[HtmlElement]]:
+def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> dict[str, list[Element]]:
     """Headings for several patterns in one pass over the page.
 
     Works for `<h2>More Work from X</h2>`, `<h2>More Work<br>from X</h2>`,
@@ -33,7 +33,7 @@ def find_all_headings(root: HtmlElement, patterns: dict[str, re.Pattern[str]]) -
     labelled with `aria-label`. A sentence is never a heading, and neither is a
     link or a menu entry.
     """
-    found: dict[str, list[HtmlElement]] = {key: [] for key in patterns}
+    found: dict[str, list[Element]] = {key: [] for key in patterns}
     any_heading = _any_of(tuple(patterns.values()))
     for el in root.iter():
         name = el.tag
@@ -82,7 +82,7 @@ def _is_sentence(text: str) -> bool:
     return len(text) > _MAX_HEADING_CHARS or text.endswith(".")
 
 
-def _block_of(el: HtmlElement) -> HtmlElement:
+def _block_of(el: Element) -> Element:
     """Climb from inline wrappers to the block that carries the heading text."""
     while tag(el) in _INLINE:
         parent = el.getparent()
@@ -92,7 +92,7 @@ def _block_of(el: HtmlElement) -> HtmlElement:
     return el
 
 
-def section_scope(heading: HtmlElement, accept: Callable[[list[HtmlElement]], bool] | None = None) -> list[HtmlElement]:
+def section_scope(heading: Element, accept: Callable[[list[Element]], bool] | None = None) -> list[Element]:
     """The elements a heading introduces.
 
     For an `aria-label`led container, the container itself. Otherwise the
@@ -103,8 +103,8 @@ def section_scope(heading: HtmlElement, accept: Callable[[list[HtmlElement]], bo
     if tag(heading) not in HEADING_TAGS and heading.get("aria-label") and len(heading):
         return [heading]
     level = heading_level(heading)
-    node: HtmlElement | None = heading
-    first: list[HtmlElement] = []
+    node: Element | None = heading
+    first: list[Element] = []
     for _ in range(4):
         if node is None:
             break
@@ -116,7 +116,7 @@ def section_scope(heading: HtmlElement, accept: Callable[[list[HtmlElement]], bo
     return first
 
 
-def _siblings_until_heading(node: HtmlElement, level: int) -> Iterator[HtmlElement]:
+def _siblings_until_heading(node: Element, level: int) -> Iterator[Element]:
     for sib in node.itersiblings():
         if not tag(sib):
             continue
@@ -125,7 +125,7 @@ def _siblings_until_heading(node: HtmlElement, level: int) -> Iterator[HtmlEleme
         yield sib
 
 
-def _starts_new_section(el: HtmlElement, level: int) -> bool:
+def _starts_new_section(el: Element, level: int) -> bool:
     name = tag(el)
     if name in HEADING_TAGS and heading_level(el) <= level:
         return True
@@ -133,7 +133,7 @@ def _starts_new_section(el: HtmlElement, level: int) -> bool:
     return bool(text) and len(text) < _MAX_HEADING_CHARS and any(p.match(text) for p in NON_BODY_SECTIONS)
 
 
-def card_links(scope: Iterable[HtmlElement], base_url: str) -> list[str]:
+def card_links(scope: Iterable[Element], base_url: str) -> list[str]:
     """Normalised title-link URLs of the cards in a section, in page order, once each."""
     urls: list[str] = []
     for container in scope:
@@ -149,14 +149,14 @@ def card_links(scope: Iterable[HtmlElement], base_url: str) -> list[str]:
 _CARD_TAGS = ("li", "article", "tr")
 
 
-def _cards(container: HtmlElement) -> list[HtmlElement]:
+def _cards(container: Element) -> list[Element]:
     """Innermost list items, articles or table rows that hold a link: one per card."""
     found = [el for el in container.iter(*_CARD_TAGS) if el.find(".//a") is not None]
     inner = set(found)
     return [c for c in found if not any(d in inner for d in c.iterdescendants(*_CARD_TAGS))]
 
 
-def _title_links(card: HtmlElement, base_url: str, single: bool) -> list[str]:
+def _title_links(card: Element, base_url: str, single: bool) -> list[str]:
     """The title link of one card, or (no card markup) every publication-like link."""
     anchors = [card] if tag(card) == "a" else list(card.iter("a"))
     candidates: list[tuple[int, str]] = []
@@ -179,7 +179,7 @@ def _title_links(card: HtmlElement, base_url: str, single: bool) -> list[str]:
     return [url for score, url in candidates if score >= min(best, 1)]
 
 
-def _ancestors_within(el: HtmlElement, stop: HtmlElement) -> Iterator[HtmlElement]:
+def _ancestors_within(el: Element, stop: Element) -> Iterator[Element]:
     for parent in ancestors(el):
         if parent is stop:
             return

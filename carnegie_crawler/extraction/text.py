@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 
 # Elements whose text is never content.
 # Elements whose text is never content; libxml2 reads some (iframe, textarea, ...) as raw text,
@@ -39,11 +39,11 @@ def tag(el: object) -> str:
     return t if isinstance(t, str) else ""
 
 
-def is_footnote_marker(el: HtmlElement) -> bool:
+def is_footnote_marker(el: Element) -> bool:
     return tag(el) == "sup" and bool(_FOOTNOTE.match("".join(el.itertext())))
 
 
-def element_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> str:
+def element_text(el: Element, skip: Callable[[Element], bool] | None = None) -> str:
     """Visible text of *el*, whitespace-collapsed, without scripts or footnote markers.
 
     Iterative, not recursive: a hostile page may nest thousands of elements.
@@ -56,10 +56,10 @@ def element_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = N
     return walk_text(el, skip)
 
 
-def walk_text(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> str:
+def walk_text(el: Element, skip: Callable[[Element], bool] | None = None) -> str:
     """`element_text` by walking the subtree, for any element."""
     parts: list[str] = []
-    skipped: set[HtmlElement] = set()
+    skipped: set[Element] = set()
     walker = etree.iterwalk(el, events=("start", "end", "comment", "pi"))
     for event, node in walker:
         name = tag(node)
@@ -101,13 +101,13 @@ def html_to_text(value: str) -> str:
     return element_text(body) if body is not None else ""
 
 
-def ancestors(el: HtmlElement) -> Iterator[HtmlElement]:
+def ancestors(el: Element) -> Iterator[Element]:
     parent = el.getparent()
     while parent is not None:
         yield parent
         parent = parent.getparent()
 
 
-def heading_level(el: HtmlElement) -> int:
+def heading_level(el: Element) -> int:
     name = tag(el)
     return int(name[1]) if name in HEADING_TAGS else 7

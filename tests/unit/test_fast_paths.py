@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 import pytest
-from lxml.html import HtmlElement
+from lxml.etree import _Element as Element
 
 from carnegie_crawler.extraction import authors as people
 from carnegie_crawler.extraction import extract_from_html
@@ -31,7 +31,7 @@ def layout(name: str) -> Layout:
     return Layout(root, load_expected(name)["fetched_url"], head.description or head.og_description)
 
 
-def elements(page: Layout) -> list[HtmlElement]:
+def elements(page: Layout) -> list[Element]:
     return [el for el in page.root.iter() if isinstance(el.tag, str)]
 
 
