@@ -244,3 +244,6 @@ def test_scrapyd_runs_the_deployed_egg(egg, scrapyd, site_server, tmp_path):
     assert manifest["finish_reason"] == "finished", details()
     assert manifest["output"]["lines"] == len(EXPECTED["expected_items"]), details()
     assert "Traceback" not in scrapyd.job_log(job), details()
+    # The extraction worker starts from the deployed egg too, and takes every page.
+    assert "'carnegie/extraction/in_process': 0" in scrapyd.job_log(job), details()
+    assert "ended unexpectedly" not in scrapyd.job_log(job), details()
