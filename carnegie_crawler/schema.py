@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -29,7 +30,8 @@ def default_schema_path() -> Path | Traversable:
     return resources.files("carnegie_crawler") / "schemas" / SCHEMA_FILE
 
 
-def load_validator(path: str | Path | None = None) -> Draft202012Validator:
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """The schema as JSON, checked against its meta-schema; a SchemaLoadError says what is wrong."""
     source: Path | Traversable | str = path or f"bundled {SCHEMA_FILE}"
     try:
         source = Path(path) if path else default_schema_path()
@@ -43,7 +45,16 @@ def load_validator(path: str | Path | None = None) -> Draft202012Validator:
     except SchemaError as exc:
         raise SchemaLoadError(f"schema {source} is not a valid JSON Schema: {exc.message}") from None
     # Local $refs inlined once: resolving them on every item is most of jsonschema's cost.
-    return Draft202012Validator(_inline_refs(schema, schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    inlined: dict[str, Any] = _inline_refs(schema, schema)
+    return inlined
+
+
+def load_validator(path: str | Path | None = None) -> Draft202012Validator:
+    return python_validator(load_schema(path))
+
+
+def python_validator(schema: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
@@ -64,19 +75,27 @@ def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
 
 def json_path(error: ValidationError) -> str:
     """`$.authors[0].name` style path of a validation error."""
+    return path_of(error.absolute_path)
+
+
+def path_of(parts: Iterable[str | int]) -> str:
+    """`$.authors[0].name` from `["authors", 0, "name"]`."""
     out = "$"
-    for part in error.absolute_path:
+    for part in parts:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
 
 
 def describe_errors(validator: Draft202012Validator, record: dict[str, Any]) -> list[dict[str, str]]:
     """Every failure as `{path, message}`, sorted by path, messages cut to a readable length."""
-    errors = sorted(validator.iter_errors(record), key=lambda e: (json_path(e), e.message))
+    return report((json_path(error), error.message) for error in validator.iter_errors(record))
+
+
+def report(errors: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """`(path, message)` pairs sorted, each message cut to a readable length."""
     described = []
-    for error in errors:
-        message = error.message
+    for path, message in sorted(errors):
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 1] + "…"
-        described.append({"path": json_path(error), "message": message})
+        described.append({"path": path, "message": message})
     return described

@@ -48,3 +48,15 @@ def valid_record() -> dict[str, Any]:
         "content_hash": "0" * 64,
         "schema_version": "1.1.0",
     }
+
+
+def page_item(name: str) -> Any:
+    """The `Publication` extracted from a saved page, as the spider would yield it."""
+    from scrapy.http import HtmlResponse, Request
+
+    from carnegie_crawler.extraction import extract_from_response
+
+    expected = load_expected(name)
+    request = Request(expected["fetched_url"], meta={"redirect_urls": expected.get("_redirect_urls", [])})
+    response = HtmlResponse(url=expected["fetched_url"], body=(PAGES / f"{name}.html").read_bytes(), request=request)
+    return extract_from_response(response)

@@ -9,8 +9,10 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from ..fastschema import RecordValidator
 from ..output import JsonLinesFile, render_path
-from ..schema import describe_errors, load_validator
+from ..records import plain_record
+from ..schema import load_schema
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +21,7 @@ class ValidationPipeline:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
         self.crawler = crawler
-        self.validator = load_validator(settings.get("CARNEGIE_SCHEMA") or None)
+        self.validator = RecordValidator(load_schema(settings.get("CARNEGIE_SCHEMA") or None))
         self.rejects_template: str = settings.get("CARNEGIE_REJECTS") or ""
         self.rejects: JsonLinesFile | None = None
 
@@ -36,8 +38,11 @@ class ValidationPipeline:
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("carnegie/validation/checked")
+        plain = plain_record(item)
+        if plain is not None and self.validator.is_valid(plain):
+            return item  # the common case: jsonschema-rs alone, no copy of the item
         record = ItemAdapter(item).asdict()
-        errors = describe_errors(self.validator, record)
+        errors = self.validator.describe(record)
         if not errors:
             return item
         stats.inc_value("carnegie/validation/dropped")
