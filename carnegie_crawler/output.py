@@ -13,7 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from scrapy.crawler import Crawler
+
+from .records import is_plain
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +85,9 @@ class JsonLinesFile:
     def is_open(self) -> bool:
         return self._fh is not None
 
-    def write(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        self._fh.write(data)
+    def write(self, record: dict[str, Any], plain: bool = False) -> None:
+        """Append *record* as one line; *plain*: the caller has found `is_plain(record)` true."""
+        self._fh.write(encode_line(record, plain))
         self.lines += 1
 
     def commit(self) -> Path:
@@ -100,6 +103,22 @@ class JsonLinesFile:
             os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
+
+
+def encode_line(record: dict[str, Any], plain: bool = False) -> bytes:
+    """*record* as one compact JSON line in UTF-8, non-ASCII text kept as it is.
+
+    orjson writes the very bytes json does for plain records (`records.is_plain`: no
+    floats, no integers beyond 64 bits) in a fifth of the time; tests/unit/test_output.py
+    compares the two. Anything else, or anything orjson refuses (a lone surrogate), goes
+    through json, which writes it or raises exactly as it always did.
+    """
+    if plain or is_plain(record):
+        try:
+            return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:
+            pass
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _complete_lines(path: Path) -> int:

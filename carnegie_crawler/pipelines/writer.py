@@ -17,6 +17,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from ..output import JsonLinesFile, check_writable, render_path
+from ..records import plain_record
 
 logger = logging.getLogger(__name__)
 _STATE_KEY = "carnegie_output"
@@ -63,7 +64,11 @@ class JsonLinesWriterPipeline:
             return item
         out = self.file or self._open()
         try:
-            out.write(ItemAdapter(item).asdict())
+            record = plain_record(item)  # read only: no copy needed unless some value is not plain JSON
+            if record is None:
+                out.write(ItemAdapter(item).asdict())
+            else:
+                out.write(record, plain=True)
         except OSError as exc:
             # Disk full or similar: stop rather than carry on with a hole in the dataset.
             self.failed = True

@@ -21,10 +21,10 @@ def test_disk_full_stops_the_run_keeps_earlier_output_and_marks_nothing_seen(sit
     output.write_text('{"from": "last week"}\n')
     real_write = JsonLinesFile.write
 
-    def write_until_full(self, record):
+    def write_until_full(self, record, **kwargs):
         if self.lines >= 3:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_write(self, record)
+        real_write(self, record, **kwargs)
 
     monkeypatch.setattr(JsonLinesFile, "write", write_until_full)
     crawler, _ = yield run_crawl(

@@ -1,0 +1,71 @@
+"""`encode_line` writes what `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` writes.
+
+Byte for byte, on every saved page, on every character, and on records that are
+not plain JSON (which json itself writes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+from itemadapter import ItemAdapter
+
+from carnegie_crawler.output import encode_line
+from carnegie_crawler.records import is_plain, plain_record
+from tests.helpers import fixture_cases, page_item
+
+
+class Label(str):
+    pass
+
+
+def json_line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("name", fixture_cases())
+def test_encode_line_writes_what_json_writes_on_every_page(name):
+    item = page_item(name)
+    expected = json_line(ItemAdapter(item).asdict())
+    assert encode_line(ItemAdapter(item).asdict()) == expected
+    assert encode_line(plain_record(item), plain=True) == expected
+
+
+def test_encode_line_writes_every_character_as_json_does():
+    text = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    record = {text[:3000]: [text, {"": text[::-1]}], "n": [0, -1, 2**63 - 1, -(2**63), True, False, None], "e": {}}
+    assert is_plain(record)
+    assert encode_line(record) == json_line(record)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [{"n": 1e16}, {"n": 1e-7}, {"n": float("nan")}, {"n": 2**70}, {"n": (1, "a")}, {Label("k"): Label("v")}],
+    ids=["exponent", "small", "nan", "huge", "tuple", "subclass"],
+)
+def test_records_that_are_not_plain_are_written_by_json(record):
+    assert encode_line(record) == json_line(record)
+
+
+def test_a_lone_surrogate_fails_as_it_always_did():
+    with pytest.raises(UnicodeEncodeError):
+        json_line({"title": "\ud800"})
+    with pytest.raises(UnicodeEncodeError):
+        encode_line({"title": "\ud800"})
+
+
+def test_the_writer_writes_every_item_as_asdict_and_json_did(tmp_path):
+    from carnegie_crawler.pipelines.writer import JsonLinesWriterPipeline
+    from tests.components.test_pipelines import make_crawler, publication
+
+    items = [page_item(name) for name in fixture_cases()]
+    items += [publication(word_count=3.0), publication(topics=("Security", "Energy")), publication(word_count=2**70)]
+    pipe = JsonLinesWriterPipeline.from_crawler(make_crawler(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "o.jsonl")))
+    pipe.open_spider()
+    for item in items:
+        pipe.process_item(item)
+    pipe.close_spider()
+    assert (tmp_path / "o.jsonl").read_bytes() == b"".join(json_line(ItemAdapter(i).asdict()) for i in items)
