@@ -9,7 +9,8 @@ from scrapy.http import TextResponse
 _LATIN = frozenset({"cp1252", "windows-1252", "iso-8859-1", "latin-1", "latin1", "ascii"})
 # lxml's plain HTML parser: `lxml.html` would build the same tree, but calls back into Python
 # to pick a class for every element the extraction touches (about 6% of its time).
-_PARSER = etree.HTMLParser()
+# huge_tree, as Scrapy's selectors have it: no cap on depth or text size for an odd page.
+_PARSER = etree.HTMLParser(huge_tree=True)
 
 
 def parse_html(html: str | bytes) -> Element:

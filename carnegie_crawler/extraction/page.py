@@ -34,7 +34,9 @@ _TAXONOMY = ("centers", "programs", "projects", "collections", "regions", "topic
 
 def extract_from_response(response: TextResponse) -> Publication:
     text = redecode(response)
-    root = response.selector.root if text is None else parse_html(text)
+    # Parsed here rather than through `response.selector`: the same tree, without a Selector
+    # and a Python class lookup for every element. NULs go, as parsel drops them.
+    root = parse_html((response.text if text is None else text).replace("\x00", ""))
     return extract_publication(root, response.url)
 
 

@@ -35,7 +35,8 @@ def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> di
     """
     found: dict[str, list[Element]] = {key: [] for key in patterns}
     any_heading = _any_of(tuple(patterns.values()))
-    for el in root.iter():
+    body = root.find("body")  # not <head>: its <title> is never a section heading
+    for el in (body if body is not None else root).iter():
         name = el.tag
         if not isinstance(name, str) or name in ("script", "style", "a"):
             continue
@@ -159,6 +160,8 @@ def _cards(container: Element) -> list[Element]:
 def _title_links(card: Element, base_url: str, single: bool) -> list[str]:
     """The title link of one card, or (no card markup) every publication-like link."""
     anchors = [card] if tag(card) == "a" else list(card.iter("a"))
+    # Links inside a heading within the card (the card itself does not count), found in C.
+    in_headings = {a for h in card.iterdescendants(*HEADING_TAGS) for a in h.iter("a")}
     candidates: list[tuple[int, str]] = []
     for a in anchors:
         url = normalize_url(a.get("href") or "", base_url)
@@ -167,8 +170,7 @@ def _title_links(card: Element, base_url: str, single: bool) -> list[str]:
             continue
         if text.lower() in TYPE_LABELS or text.lower() in BLOGS:
             continue
-        in_heading = any(tag(x) in HEADING_TAGS for x in _ancestors_within(a, card))
-        score = 2 * in_heading + is_publication_url(url)
+        score = 2 * (a in in_headings) + is_publication_url(url)
         candidates.append((score, url))
     if not candidates:
         return []
@@ -177,10 +179,3 @@ def _title_links(card: Element, base_url: str, single: bool) -> list[str]:
         return [next(url for score, url in candidates if score == best)]
     # Without card markup, links that look like publications win over listings.
     return [url for score, url in candidates if score >= min(best, 1)]
-
-
-def _ancestors_within(el: Element, stop: Element) -> Iterator[Element]:
-    for parent in ancestors(el):
-        if parent is stop:
-            return
-        yield parent
