@@ -92,9 +92,13 @@ def fold_path(url: str) -> str:
     Blog paths (``/middle-east/diwan/...``) are kept: they are the canonical form.
     """
     parts = urlsplit(url)
-    path = _LANG_PREFIX.sub("", parts.path, count=1)
-    path = _CENTER_POSTS.sub("/posts/", path, count=1)
-    return urlunsplit(parts._replace(path=path))
+    return urlunsplit(parts._replace(path=fold_prefixes(parts.path)))
+
+
+def fold_prefixes(path: str) -> str:
+    """`fold_path` for a bare path, without the urlsplit round trip."""
+    path = _LANG_PREFIX.sub("", path, count=1)
+    return _CENTER_POSTS.sub("/posts/", path, count=1)
 
 
 def without_param(url: str, name: str) -> str:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from ..urls import fold_path, without_param
+from ..records import fields
+from ..urls import fold_path, fold_prefixes, without_param
+
+# The usual canonical URL: a plain host, a path with nothing to escape, no query but
+# `?lang=`, no fragment. Its key path is its path as it stands (a "//" in it is left to
+# urlsplit, which would read a host there).
+_SIMPLE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(/[A-Za-z0-9._~/-]*|)(?:\?(?:lang=[A-Za-z0-9_-]*)?)?")
 
 
 def document_key(url: str, language: str | None) -> bytes:
@@ -20,10 +26,22 @@ def document_key(url: str, language: str | None) -> bytes:
     without rel=canonical keeps the mirror's host and a copy with one names
     carnegieendowment.org. `?lang=` is left out too: the language is its own part.
     """
-    parts = urlsplit(without_param(url, "lang"))
-    raw = f"{fold_path(parts._replace(scheme='', netloc='').geturl())}\n{language or ''}"
+    raw = f"{key_path(url)}\n{language or ''}"
     # A fixed-size digest keeps memory flat on long crawls.
     return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
+
+
+def key_path(url: str) -> str:
+    simple = _SIMPLE_URL.fullmatch(url)
+    if simple and "//" not in simple[1]:
+        return fold_prefixes(simple[1])  # what key_path_by_parts gives, for a tenth of the cost
+    return key_path_by_parts(url)
+
+
+def key_path_by_parts(url: str) -> str:
+    """The URL without host and `lang` parameter, its language and center prefixes folded."""
+    parts = urlsplit(without_param(url, "lang"))
+    return fold_path(parts._replace(scheme="", netloc="").geturl())
 
 
 class DedupePipeline:
@@ -44,13 +62,13 @@ class DedupePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
-        key = document_key(adapter["url"], adapter.get("language"))
+        record = fields(item)  # two fields read, without an ItemAdapter per item
+        key = document_key(record["url"], record.get("language"))
         if key in self.seen:
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("carnegie/dedupe/dropped")
             raise DropItem(
-                f"duplicate of {adapter['url']} ({adapter.get('language')}), fetched from {adapter.get('fetched_url')}",
+                f"duplicate of {record['url']} ({record.get('language')}), fetched from {record.get('fetched_url')}",
                 log_level="INFO",
             )
         self.seen.add(key)
