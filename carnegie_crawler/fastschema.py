@@ -126,9 +126,10 @@ def rs_schema(node: Any, formats: set[str]) -> Any:
         if key in _DATA_KEYWORDS:
             out[key] = value
         elif key in _SCHEMA_MAPS and isinstance(value, dict):
-            if key == "patternProperties" and any(native_pattern(name) != name for name in value):
+            names = {name: native_pattern(name) if key == "patternProperties" else name for name in value}
+            if None in names.values():  # no custom keyword can stand in for these
                 raise ValueError(f"patternProperties {list(value)} need Python's regex dialect")
-            out[key] = {name: rs_schema(sub, formats) for name, sub in value.items()}
+            out[key] = {names[name]: rs_schema(sub, formats) for name, sub in value.items()}
         elif key == "pattern" and isinstance(value, str):
             native = native_pattern(value)
             out[key if native is not None else _PY_PATTERN] = value if native is None else native

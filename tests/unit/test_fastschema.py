@@ -278,3 +278,12 @@ def test_a_value_jsonschema_rs_cannot_read_is_left_to_python():
         assert VALIDATOR.describe(record) == describe_errors(VALIDATOR.python, record)
     assert VALIDATOR.describe(odd_title) == []
     assert VALIDATOR.describe(odd_url)
+
+
+def test_pattern_properties_are_rewritten_or_left_to_python_jsonschema(caplog):
+    schema = {"type": "object", "patternProperties": {"^x\\s$": {"type": "integer"}}, "additionalProperties": False}
+    rs = fast_validator(schema, CHECKER)
+    for instance in [{"x ": 1}, {"x\x1c": 1}, {"x\ufeff": 1}, {"x \n": 1}, {"x ": "1"}, {"y": 1}]:
+        assert rs.is_valid(instance) == python_says(schema, instance), instance
+    assert fast_validator({"patternProperties": {"^\\w$": {}}}, CHECKER) is None
+    assert "validating with python-jsonschema alone" in caplog.text
