@@ -20,6 +20,8 @@ from itemadapter.adapter import DataclassAdapter
 _INT_LIMIT = 2**63
 _LEAVES = frozenset({str, bool, type(None)})
 _STR = frozenset({str})
+_NESTED = frozenset({dict, list, int})  # values whose plainness needs a closer look
+_PLAIN = _LEAVES | _NESTED
 
 
 def is_plain(value: Any) -> bool:
@@ -39,8 +41,13 @@ def is_plain(value: Any) -> bool:
         values = value
     else:
         return kind in _LEAVES or (kind is int and -_INT_LIMIT <= value < _INT_LIMIT)
-    # The types of a list of strings, in one pass in C, before any call per value.
-    return set(map(type, values)) <= _LEAVES or all(map(is_plain, values))
+    # The types of all values in one pass in C; a call per value only for containers and ints.
+    kinds = set(map(type, values))
+    if kinds <= _LEAVES:
+        return True
+    if not kinds <= _PLAIN:
+        return False
+    return all(is_plain(v) for v in values if type(v) in _NESTED)
 
 
 def plain_record(item: Any) -> dict[str, Any] | None:
