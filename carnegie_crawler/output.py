@@ -6,17 +6,15 @@ leaves only whole lines there; `commit()` renames the file into place.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from scrapy.crawler import Crawler
 
-from .records import is_plain
+from .records import json_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -106,19 +104,8 @@ class JsonLinesFile:
 
 
 def encode_line(record: dict[str, Any], plain: bool = False) -> bytes:
-    """*record* as one compact JSON line in UTF-8, non-ASCII text kept as it is.
-
-    orjson writes the very bytes json does for plain records (`records.is_plain`: no
-    floats, no integers beyond 64 bits) in a fifth of the time; tests/unit/test_output.py
-    compares the two. Anything else, or anything orjson refuses (a lone surrogate), goes
-    through json, which writes it or raises exactly as it always did.
-    """
-    if plain or is_plain(record):
-        try:
-            return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-        except orjson.JSONEncodeError:
-            pass
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    """*record* as one compact JSON line in UTF-8, non-ASCII text kept as it is (`records.json_bytes`)."""
+    return json_bytes(record, newline=True, plain=plain)
 
 
 def _complete_lines(path: Path) -> int:

@@ -12,7 +12,7 @@ from .vocab import BOILERPLATE, DISCLAIMER_WORDS, ORIGIN_LINE, READ_FULL_TEXT, S
 # Blocks that make up a body, each one paragraph of output. A `div` counts when it
 # holds text directly and no other block, as some markups use it for paragraphs.
 _BLOCKS = frozenset({"p", "li", "blockquote", "pre", "dd", "dt", "td", "div", *HEADING_TAGS})
-_NEVER = frozenset({"figure", "figcaption", "aside", "nav", "footer", "form", "header", "table"})
+_BLOCK_CHILDREN = BLOCK_TAGS - {"br"}
 _MAX_CAPTION_CHARS = 120
 _LINK_ONLY = 0.9
 
@@ -26,20 +26,15 @@ def body_blocks(candidates: list[Element], text_of: Callable[[Element], str] = e
     for el in candidates:
         if tag(el) not in _BLOCKS or _has_block_child(el):
             continue
-        # Most blocks hold no figure or aside: their text is the plain element text.
-        has_inset = next(el.iterdescendants(*_NEVER), None) is not None
-        text = element_text(el, skip=_skip_inline) if has_inset else text_of(el)
+        # An innermost block: no figure, aside, table or other block inside, only inline text.
+        text = text_of(el)
         if text and not is_boilerplate(text) and not _is_link_list_entry(el, text):
             paragraphs.append(text)
     return paragraphs
 
 
 def _has_block_child(el: Element) -> bool:
-    return any(tag(d) in BLOCK_TAGS and tag(d) != "br" for d in el.iterdescendants())
-
-
-def _skip_inline(el: Element) -> bool:
-    return tag(el) in _NEVER
+    return any(d.tag in _BLOCK_CHILDREN for d in el.iterdescendants())  # a comment's tag is no str: not found
 
 
 def _is_link_list_entry(el: Element, text: str) -> bool:

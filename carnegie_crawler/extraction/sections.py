@@ -152,7 +152,7 @@ _CARD_TAGS = ("li", "article", "tr")
 
 def _cards(container: Element) -> list[Element]:
     """Innermost list items, articles or table rows that hold a link: one per card."""
-    found = [el for el in container.iter(*_CARD_TAGS) if el.find(".//a") is not None]
+    found = [el for el in container.iter(*_CARD_TAGS) if next(el.iter("a"), None) is not None]
     inner = set(found)
     return [c for c in found if not any(d in inner for d in c.iterdescendants(*_CARD_TAGS))]
 

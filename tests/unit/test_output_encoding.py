@@ -6,6 +6,7 @@ not plain JSON (which json itself writes).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 import pytest
 from itemadapter import ItemAdapter
 
+from carnegie_crawler.items import _VOLATILE, compute_content_hash
 from carnegie_crawler.output import encode_line
-from carnegie_crawler.records import is_plain, plain_record
+from carnegie_crawler.records import is_plain, json_bytes, plain_record
 from tests.helpers import fixture_cases, page_item
 
 
@@ -69,3 +71,23 @@ def test_the_writer_writes_every_item_as_asdict_and_json_did(tmp_path):
         pipe.process_item(item)
     pipe.close_spider()
     assert (tmp_path / "o.jsonl").read_bytes() == b"".join(json_line(ItemAdapter(i).asdict()) for i in items)
+
+
+def old_content_hash(item) -> str:
+    """The content hash as first defined: json.dumps with sorted keys, sha256."""
+    content = {k: v for k, v in vars(item).items() if k not in _VOLATILE}
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("name", fixture_cases())
+def test_content_hash_is_unchanged_on_every_page(name):
+    item = page_item(name)
+    assert compute_content_hash(item) == old_content_hash(item)
+
+
+def test_sorted_keys_write_every_character_as_json_does():
+    text = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    record = {"b": text, "a": {"z": [text[:5000]], "y": None, "é": 1}, text[:50]: [2**63 - 1], "A": False}
+    expected = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert json_bytes(record, sort_keys=True) == expected
