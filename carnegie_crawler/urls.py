@@ -16,6 +16,10 @@ SITE_HOST = "carnegieendowment.org"
 CENTERS = ("middle-east", "russia-eurasia", "india", "europe", "china")
 LANGUAGES = ("en", "ar", "ru", "zh", "fr")
 _PLAIN = re.compile(r"[A-Za-z0-9/._~-]*")
+# A link to a plain path on the page's own host, at most `?lang=`, maybe a fragment:
+# what joining and normalising would give is the page's origin and that path.
+_ABSOLUTE = re.compile(r"https?://[^/?#\s]")  # with a host: joining it to the page changes nothing
+_SITE_PATH = re.compile(r"(/(?!/)[A-Za-z0-9._~/-]*)(?:\?lang=([A-Za-z0-9._~-]*))?(?:#.*)?", re.DOTALL)
 _DROP_PARAMS = re.compile(r"^(utm_.*|center)$", re.IGNORECASE)
 _LANG_PREFIX = re.compile(r"^/(?:{})(?=/)".format("|".join(LANGUAGES)))
 _CENTER_POSTS = re.compile(r"^/(?:{})/posts/".format("|".join(CENTERS)))
@@ -38,14 +42,34 @@ def is_site_host(host: str) -> bool:
     return host_key(host) == SITE_HOST
 
 
-@lru_cache(maxsize=32768)
 def normalize_url(url: str, base: str | None = None) -> str | None:
     """Return the normalised absolute form of *url*, or None if it is not http(s).
 
     Fragments, ``utm_*`` and ``center`` parameters are dropped, query
     parameters are sorted, and carnegieendowment.org host variants fold to
     ``https://carnegieendowment.org``.
+
+    Most links on a page are site paths (`/topics/x?lang=en`) or absolute URLs: both
+    skip the general case, which is cached per (link, page) and so rarely hits.
     """
+    if base:
+        if _ABSOLUTE.match(url) and "/." not in url:
+            return _normalize(url)  # the page does not matter: cached across pages
+        if (ref := _SITE_PATH.fullmatch(url)) and "/." not in ref[1] and (origin := _origin(base)):
+            return f"{origin}{ref[1]}?lang={ref[2]}" if ref[2] is not None else origin + ref[1]
+    return _normalize(url, base)
+
+
+@lru_cache(maxsize=256)
+def _origin(base: str) -> str | None:
+    """`scheme://host[:port]` of the normalised *base*."""
+    normalized = _normalize(base)
+    return normalized[: normalized.index("/", normalized.index("//") + 2)] if normalized else None
+
+
+@lru_cache(maxsize=4096)  # bounded: it holds links of recent pages, not of the whole crawl
+def _normalize(url: str, base: str | None = None) -> str | None:
+    """`normalize_url` in general: join, split, fold the host, filter and sort the query."""
     try:
         url = urljoin(base, url.strip()) if base else url.strip()
         parts = urlsplit(url)
@@ -71,7 +95,7 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     return canonicalize_url(urlunsplit((scheme, netloc, path, urlencode(pairs), "")))
 
 
-@lru_cache(maxsize=32768)  # every page lists cards that other pages list too
+@lru_cache(maxsize=4096)  # every page lists cards that other pages list too
 def request_url(url: str) -> str | None:
     """The URL to request for a card link: normalised, and with no query parameter but `lang`.
 
@@ -114,7 +138,7 @@ def query_param(url: str, name: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=32768)  # a page asks about the same card URLs several times
+@lru_cache(maxsize=4096)  # a page asks about the same card URLs several times
 def _segments(url: str) -> tuple[str, ...]:
     """Path segments without a leading language or center prefix."""
     segments = tuple(s for s in urlsplit(url).path.split("/") if s)
@@ -125,14 +149,14 @@ def _segments(url: str) -> tuple[str, ...]:
     return segments
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=4096)
 def is_excluded_section(url: str) -> bool:
     """Bios, tags, programs, experts, search: sections SITE.md says are never publications."""
     segments = _segments(url)
     return not segments or segments[0] in _NON_PUBLICATION
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=4096)
 def is_publication_url(url: str) -> bool:
     """A path of a publication: dated, an old `-pub-NNNNN` address, or a podcast episode."""
     segments = _segments(url)

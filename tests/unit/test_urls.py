@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carnegie_crawler.urls import fold_path, is_publication_url, normalize_url, without_param
 
@@ -126,3 +128,62 @@ def test_fast_path_agrees_with_w3lib_canonicalize_url(url):
     from w3lib.url import canonicalize_url
 
     assert normalize_url(url) == canonicalize_url(normalize_url(url))
+
+
+# -- the shortcuts for site paths and absolute links give what joining and normalising gives --
+
+BASES = [
+    "https://carnegieendowment.org/middle-east/diwan/2024/05/x?lang=en",
+    "http://WWW.CarnegieEndowment.org.:443/posts/2021/12/x?lang=ar#top",
+    "http://127.0.0.1:8123/russia-eurasia/politika/2026/02/y?lang=en",
+    "https://[::1]:8443/a/b",
+    "https://example.org:443",
+    "ftp://example.org/x",
+]
+LINKS = [
+    "/posts/2021/12/x?lang=en", "/posts/2021/12/x", "/posts/2021/12/x?lang=", "/x?lang=en#frag?ment",
+    "/x#", "/", "/a/../b", "/a/./b", "/.well-known/x", "//other.org/x", "/x?lang=en&a=1", "/x?", "/x?LANG=en",
+    "/caf%C3%A9?lang=fr", "/x y", " /x?lang=en", "/x?lang=en ", "https://carnegieendowment.org/people/a?lang=en",
+    "http://carnegieendowment.org/a/../b", "https://Example.org:443/x?utm_source=a&b=2#f", "http://[::1]:80/x",
+    "https://x.org/p;a?b#c", "https://x.org/p#", "https://x.org/p?", "http://x.org", "mailto:a@b.org",
+    "javascript:alert(1)", "x/y?lang=en", "?lang=fr", "#top", "", "https://[oops/x", "/x\n", "/x?lang=a/b",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_shortcuts_agree_with_the_general_case(base):
+    from carnegie_crawler.urls import _normalize
+
+    for link in LINKS:
+        assert normalize_url(link, base) == _normalize(link, base), (link, base)
+
+
+def test_shortcuts_agree_on_every_link_of_every_saved_page():
+    from carnegie_crawler.extraction.decoding import parse_html
+    from carnegie_crawler.urls import _normalize
+    from tests.helpers import PAGES, fixture_cases, load_expected
+
+    checked = 0
+    for name in fixture_cases():
+        root = parse_html((PAGES / f"{name}.html").read_bytes())
+        for base in (load_expected(name)["fetched_url"], *BASES[:3]):
+            for a in root.iter("a", "link", "img"):
+                link = a.get("href") or a.get("src") or ""
+                assert normalize_url(link, base) == _normalize(link, base), (link, base)
+                checked += 1
+    assert checked > 1000
+
+
+@settings(max_examples=2000, derandomize=True, deadline=None)
+@given(
+    link=st.lists(
+        st.sampled_from(["/", ".", "..", "?", "#", "=", "&", "lang", "lang=", "en", "a", "%20", ":", ";", "~", "-", " ",
+                         "//", "http://", "https://", "x.org", "é", "\n", "utm_x=1"]),
+        max_size=12,
+    ).map("".join),
+    base=st.sampled_from(BASES),
+)  # fmt: skip
+def test_shortcuts_agree_on_generated_links(link, base):
+    from carnegie_crawler.urls import _normalize
+
+    assert normalize_url(link, base) == _normalize(link, base)
