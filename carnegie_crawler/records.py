@@ -49,7 +49,10 @@ def is_plain(value: Any) -> bool:
         return True
     if not kinds <= _PLAIN:
         return False
-    return all(is_plain(v) for v in values if type(v) in _NESTED)
+    for v in values:  # noqa: SIM110 - a loop, not all(<generator>): measurably faster, and this runs twice per item
+        if type(v) in _NESTED and not is_plain(v):
+            return False
+    return True
 
 
 def plain_record(item: Any) -> dict[str, Any] | None:

@@ -73,8 +73,14 @@ def _frame(payload: Any) -> bytes:
 
 
 def serve(sock: socket.socket) -> None:
-    """Answer each page with (True, Publication) or (False, traceback) until the crawler hangs up."""
-    with sock, sock.makefile("rb") as incoming:
+    """Answer each page with (True, Publication) or (False, traceback) until the crawler hangs up.
+
+    First an empty frame: "imported and ready". Until then the crawler extracts pages itself,
+    so the first pages of a crawl do not wait for this process to start.
+    """
+    with sock, sock.makefile("rb") as incoming, contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        # (A crawl may end, and hang up, before this process has even started: nothing to report.)
+        sock.sendall(_FRAME.pack(0))
         while len(header := incoming.read(_FRAME.size)) == _FRAME.size:
             page = pickle.loads(incoming.read(_FRAME.unpack(header)[0]))
             try:
@@ -98,6 +104,7 @@ class _Worker(asyncio.BufferedProtocol):
         self.pending: deque[tuple[asyncio.Future[Publication], Page]] = deque()
         self.buffer = bytearray(_READ_SIZE)
         self.filled = 0
+        self.ready = False  # the worker has said it is ready (an empty frame)
         self.transport: asyncio.Transport | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.closing = False
@@ -137,10 +144,14 @@ class _Worker(asyncio.BufferedProtocol):
         start = 0
         with memoryview(self.buffer) as view:
             while self.filled - start >= _FRAME.size:
-                end = start + _FRAME.size + _FRAME.unpack_from(view, start)[0]
+                size = _FRAME.unpack_from(view, start)[0]
+                end = start + _FRAME.size + size
                 if end > self.filled:
                     break
-                self._reply(*pickle.loads(view[start + _FRAME.size : end]))
+                if size == 0:
+                    self.ready = True
+                else:
+                    self._reply(*pickle.loads(view[start + _FRAME.size : end]))
                 start = end
         if start:  # keep the partial reply, at the front (same-size assignment: the buffer is exported)
             rest = self.filled - start
@@ -163,7 +174,7 @@ class _Worker(asyncio.BufferedProtocol):
 
     @property
     def alive(self) -> bool:
-        return self.transport is not None and not self.closing
+        return self.transport is not None and not self.closing and self.ready
 
     async def close(self) -> None:
         self.closing = True
@@ -171,6 +182,8 @@ class _Worker(asyncio.BufferedProtocol):
             self.transport.close()  # the worker reads end-of-file and exits
         if self.process is None:
             return
+        if not self.ready:  # still starting up, so it holds nothing: no need to wait for it
+            self.process.kill()
         for _ in range(int(_CLOSE_TIMEOUT / 0.05)):
             if self.process.poll() is not None:
                 return

@@ -40,6 +40,15 @@ class Exploding(HtmlResponse):
         raise RuntimeError("boom in the worker")
 
 
+async def ready(pool: WorkerPool) -> None:
+    """Wait until the pool's workers have said they are ready (pages before that are extracted here)."""
+    for _ in range(600):
+        if pool.workers and all(w.ready for w in pool.workers):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker did not get ready within 30 s")
+
+
 def run(coro):
     """A Deferred for *coro*, run on the reactor's own asyncio loop (the crawl's loop)."""
     return deferred_from_coro(coro)
@@ -57,6 +66,7 @@ def test_serve_answers_each_page_and_stops_at_end_of_file():
     thread.start()
     names = fixture_cases()[:3]
     with ours, ours.makefile("rb") as replies:
+        assert replies.read(_FRAME.size) == _FRAME.pack(0), "first: the empty 'ready' frame"
         for name in names:
             data = pickle.dumps(Page.of(response_for(name)))
             ours.sendall(_FRAME.pack(len(data)) + data)
@@ -77,7 +87,7 @@ def test_replies_split_and_merged_across_reads_are_matched_in_order():
     for i, future in enumerate(futures):
         worker.pending.append((future, Page(HtmlResponse, f"https://carnegieendowment.org/{i}", b"", None)))
     replies = [(True, "first"), (False, "Traceback: second"), (True, "x" * 300_000)]  # the last one outgrows the buffer
-    stream = b"".join(_FRAME.pack(len(d)) + d for d in (pickle.dumps(r) for r in replies))
+    stream = _FRAME.pack(0) + b"".join(_FRAME.pack(len(d)) + d for d in (pickle.dumps(r) for r in replies))
     chunks = [stream[:3], stream[3:50], stream[50:200_000], stream[200_000:]]
     for chunk in chunks:
         buffer = worker.get_buffer(-1)
@@ -88,6 +98,7 @@ def test_replies_split_and_merged_across_reads_are_matched_in_order():
     with pytest.raises(WorkerError, match="second"):
         futures[1].result()
     assert futures[2].result() == "x" * 300_000
+    assert worker.ready
     assert worker.filled == 0
     assert not worker.pending
     loop.close()
@@ -98,6 +109,7 @@ def test_pool_extracts_in_a_worker_process_like_in_process():
     async def scenario():
         pool = WorkerPool(1)
         pool.start()
+        await ready(pool)
         names = fixture_cases()
         items = await asyncio.gather(*(pool.extract(response_for(n)) for n in names))
         worker_pid = pool.workers[0].process.pid
@@ -110,6 +122,8 @@ def test_pool_extracts_in_a_worker_process_like_in_process():
         assert same_item(item, extract_from_response(response_for(name))), name
     assert pool.workers[0].process.poll() is not None, "the worker stopped with the pool"
     assert pool.crashes == 0
+    assert pool.in_workers == len(names)
+    assert pool.in_process == 0
 
 
 @pytest_twisted.inlineCallbacks
@@ -117,6 +131,7 @@ def test_an_error_in_the_worker_fails_that_page_only():
     async def scenario():
         pool = WorkerPool(1)
         pool.start()
+        await ready(pool)
         good = response_for(fixture_cases()[0])
         bad = Exploding.__new__(Exploding)  # a real instance is never built in this process
         HtmlResponse.__init__(bad, url="https://carnegieendowment.org/x", body=b"<html></html>")
@@ -136,7 +151,7 @@ def test_a_killed_worker_loses_no_page():
     async def scenario():
         pool = WorkerPool(1)
         pool.start()
-        await pool.extract(response_for(fixture_cases()[0]))  # the worker is up
+        await ready(pool)
         names = fixture_cases()
         pending = [asyncio.ensure_future(pool.extract(response_for(n))) for n in names]
         await asyncio.sleep(0)  # the pages are on their way
@@ -166,3 +181,24 @@ def test_no_workers_means_extraction_in_this_process():
     item, pool = yield run(scenario())
     assert item.title
     assert pool.workers == []
+
+
+@pytest_twisted.inlineCallbacks
+def test_pages_before_the_worker_is_ready_are_extracted_here():
+    async def scenario():
+        pool = WorkerPool(1)
+        pool.start()
+        item = await pool.extract(response_for(fixture_cases()[0]))  # at once: the worker is still importing
+        counts = (pool.in_process, pool.in_workers)
+        await pool.close()
+        return item, counts
+
+    item, (in_process, in_workers) = yield run(scenario())
+    assert item.title
+    assert (in_process, in_workers) == (1, 0)
+
+
+def test_a_worker_whose_crawl_has_hung_up_exits_quietly():
+    ours, theirs = socket.socketpair()
+    ours.close()  # the crawl ended before the worker was up
+    serve(theirs)  # no BrokenPipeError
