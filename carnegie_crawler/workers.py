@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 _FRAME = struct.Struct("!I")  # payload length, then the pickle
 _CLOSE_TIMEOUT = 5.0
 _READ_SIZE = 256 * 1024
+_IN_FLIGHT = 8  # pages per worker sent and not yet answered
 # Workers yield the CPU to the crawl's own process: it is the one that keeps requests in flight.
 _WORKER_NICENESS = 5
 
@@ -202,6 +203,9 @@ class WorkerPool:
         self.in_workers = 0  # pages extracted by a worker...
         self.in_process = 0  # ...and here (no worker, or it died holding them)
         self._started: asyncio.Task[None] | None = None
+        # Pages handed out but not answered: enough to keep every worker busy. The rest wait
+        # here as the responses Scrapy holds anyway, not as copies queued on the sockets.
+        self._slots = asyncio.Semaphore(max(1, size) * _IN_FLIGHT)
 
     def start(self) -> None:
         """Start the workers in the background, so they load while robots.txt is fetched."""
@@ -222,13 +226,14 @@ class WorkerPool:
     async def extract(self, response: TextResponse) -> Publication:
         if self._started is not None:
             await asyncio.shield(self._started)
-        live = [w for w in self.workers if w.alive]
-        if not live:
-            self.in_process += 1
-            return extract_from_response(response)
-        worker = min(live, key=lambda w: len(w.pending))
-        self.in_workers += 1
-        return await worker.submit(Page.of(response))
+        async with self._slots:
+            live = [w for w in self.workers if w.alive]
+            if not live:
+                self.in_process += 1
+                return extract_from_response(response)
+            worker = min(live, key=lambda w: len(w.pending))
+            self.in_workers += 1
+            return await worker.submit(Page.of(response))
 
     def _lost(self, worker: _Worker) -> None:
         """A worker died: its pages are extracted here, now; it is not restarted."""

@@ -16,7 +16,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_from_coro
 
 from carnegie_crawler.extraction import extract_from_response
-from carnegie_crawler.workers import _FRAME, Page, WorkerError, WorkerPool, _Worker, serve
+from carnegie_crawler.workers import _FRAME, _IN_FLIGHT, Page, WorkerError, WorkerPool, _Worker, serve
 from tests.helpers import PAGES, fixture_cases, load_expected
 
 VOLATILE = {"crawled_at"}
@@ -47,6 +47,13 @@ async def ready(pool: WorkerPool) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the worker did not get ready within 30 s")
+
+
+async def started_pool() -> WorkerPool:
+    pool = WorkerPool(1)
+    pool.start()
+    await ready(pool)
+    return pool
 
 
 def run(coro):
@@ -107,9 +114,7 @@ def test_replies_split_and_merged_across_reads_are_matched_in_order():
 @pytest_twisted.inlineCallbacks
 def test_pool_extracts_in_a_worker_process_like_in_process():
     async def scenario():
-        pool = WorkerPool(1)
-        pool.start()
-        await ready(pool)
+        pool = await started_pool()
         names = fixture_cases()
         items = await asyncio.gather(*(pool.extract(response_for(n)) for n in names))
         worker_pid = pool.workers[0].process.pid
@@ -129,9 +134,7 @@ def test_pool_extracts_in_a_worker_process_like_in_process():
 @pytest_twisted.inlineCallbacks
 def test_an_error_in_the_worker_fails_that_page_only():
     async def scenario():
-        pool = WorkerPool(1)
-        pool.start()
-        await ready(pool)
+        pool = await started_pool()
         good = response_for(fixture_cases()[0])
         bad = Exploding.__new__(Exploding)  # a real instance is never built in this process
         HtmlResponse.__init__(bad, url="https://carnegieendowment.org/x", body=b"<html></html>")
@@ -149,9 +152,7 @@ def test_an_error_in_the_worker_fails_that_page_only():
 @pytest_twisted.inlineCallbacks
 def test_a_killed_worker_loses_no_page():
     async def scenario():
-        pool = WorkerPool(1)
-        pool.start()
-        await ready(pool)
+        pool = await started_pool()
         names = fixture_cases()
         pending = [asyncio.ensure_future(pool.extract(response_for(n))) for n in names]
         await asyncio.sleep(0)  # the pages are on their way
@@ -202,3 +203,22 @@ def test_a_worker_whose_crawl_has_hung_up_exits_quietly():
     ours, theirs = socket.socketpair()
     ours.close()  # the crawl ended before the worker was up
     serve(theirs)  # no BrokenPipeError
+
+
+@pytest_twisted.inlineCallbacks
+def test_pages_past_the_in_flight_limit_wait_their_turn():
+    async def scenario():
+        pool = await started_pool()
+        names = fixture_cases()[:12]
+        most = 0
+        tasks = [asyncio.ensure_future(pool.extract(response_for(n))) for n in names]
+        while not all(t.done() for t in tasks):
+            most = max(most, len(pool.workers[0].pending))
+            await asyncio.sleep(0)
+        await pool.close()
+        return names, [t.result() for t in tasks], most
+
+    names, items, most = yield run(scenario())
+    assert most == _IN_FLIGHT  # never more on the socket, and the limit was reached
+    for name, item in zip(names, items, strict=True):
+        assert same_item(item, extract_from_response(response_for(name))), name
