@@ -83,7 +83,10 @@ def serve(sock: socket.socket) -> None:
         # (A crawl may end, and hang up, before this process has even started: nothing to report.)
         sock.sendall(_FRAME.pack(0))
         while len(header := incoming.read(_FRAME.size)) == _FRAME.size:
-            page = pickle.loads(incoming.read(_FRAME.unpack(header)[0]))
+            size = _FRAME.unpack(header)[0]
+            if len(data := incoming.read(size)) < size:
+                return  # the crawl hung up in the middle of a page
+            page = pickle.loads(data)
             try:
                 reply = _frame((True, page.extract()))
             except Exception:  # any error: the crawler reports it as a spider error for this page

@@ -222,3 +222,12 @@ def test_pages_past_the_in_flight_limit_wait_their_turn():
     assert most == _IN_FLIGHT  # never more on the socket, and the limit was reached
     for name, item in zip(names, items, strict=True):
         assert same_item(item, extract_from_response(response_for(name))), name
+
+
+def test_a_page_cut_short_by_a_hang_up_ends_the_worker_quietly():
+    ours, theirs = socket.socketpair()
+    data = pickle.dumps(Page.of(response_for(fixture_cases()[0])))
+    ours.sendall(_FRAME.pack(len(data)) + data[: len(data) // 2])
+    ours.shutdown(socket.SHUT_WR)
+    serve(theirs)  # returns, without a pickle error
+    ours.close()
