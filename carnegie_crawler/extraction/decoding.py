@@ -10,7 +10,8 @@ _LATIN = frozenset({"cp1252", "windows-1252", "iso-8859-1", "latin-1", "latin1",
 # lxml's plain HTML parser: `lxml.html` would build the same tree, but calls back into Python
 # to pick a class for every element the extraction touches (about 6% of its time).
 # huge_tree, as Scrapy's selectors have it: no cap on depth or text size for an odd page.
-_PARSER = etree.HTMLParser(huge_tree=True)
+# collect_ids off: nothing looks elements up by id, so the parser need not index them.
+_PARSER = etree.HTMLParser(huge_tree=True, collect_ids=False)
 
 
 def parse_html(html: str | bytes) -> Element:
