@@ -18,6 +18,7 @@ from .vocab import BLOGS, NON_BODY_SECTIONS, TYPE_LABELS
 
 _INLINE = frozenset({"a", "b", "strong", "em", "i", "span", "small", "font", "label"})
 _MAX_HEADING_CHARS = 200
+_LABELLED = frozenset({"section", "aside", "div", "ul"})  # containers an aria-label can name as a section
 
 
 def find_headings(root: Element, pattern: re.Pattern[str]) -> list[Element]:
@@ -40,8 +41,7 @@ def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> di
         name = el.tag
         if not isinstance(name, str) or name in ("script", "style", "a"):
             continue
-        label = el.get("aria-label")
-        if label and name in ("section", "aside", "div", "ul"):
+        if name in _LABELLED and (label := el.get("aria-label")):
             label = clean(label)
             for key, pattern in patterns.items():
                 if pattern.match(label):
@@ -63,7 +63,7 @@ def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> di
             if candidate in found[key]:
                 continue
             full = element_text(candidate)
-            in_link_or_menu = any(tag(x) in ("a", "nav") for x in ancestors(el))
+            in_link_or_menu = next(el.iterancestors("a", "nav"), None) is not None
             if pattern.match(full) and not _is_sentence(full) and not in_link_or_menu:
                 found[key].append(candidate)
     # A heading nested in another match (e.g. <h2><span>..</span></h2>) counts once.
