@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -178,7 +179,7 @@ class CommentarySpider(scrapy.Spider):
             job = getattr(self, "state", None)  # JOBDIR: a resumed run remembers its start pages
             if isinstance(job, dict):
                 job["carnegie_start_pages_fetched"] = job.get("carnegie_start_pages_fetched", 0) + 1
-        state = self.crawler.get_extension(CrawlState)
+        state = self.crawl_state
         if response.status == 304 and state is not None and (known := response.meta.get("carnegie_known")):
             stats.inc_value("carnegie/items/unchanged")
             state.stage_unchanged(known, response.request.url if response.request else response.url)
@@ -210,9 +211,18 @@ class CommentarySpider(scrapy.Spider):
             stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
             yield item
 
+    # Looked up once: every page and every card link asks, and the extensions never change in a crawl.
+    @cached_property
+    def crawl_state(self) -> CrawlState | None:
+        return self.crawler.get_extension(CrawlState)
+
+    @cached_property
+    def workers(self) -> ExtractionWorkers | None:
+        return self.crawler.get_extension(ExtractionWorkers)
+
     async def extract(self, response: TextResponse) -> Publication:
         """The page's `Publication`, from a worker process when CARNEGIE_EXTRACT_WORKERS runs some."""
-        workers = self.crawler.get_extension(ExtractionWorkers)
+        workers = self.workers
         if workers is None:
             return extract_from_response(response)
         return await workers.extract(response)
@@ -238,7 +248,7 @@ class CommentarySpider(scrapy.Spider):
     def incremental_request(self, url: str) -> scrapy.Request | None:
         """A request for *url*; in incremental runs, none for fresh documents, conditional for older ones."""
         request = scrapy.Request(url, callback=self.parse, errback=self.on_error)
-        state = self.crawler.get_extension(CrawlState)
+        state = self.crawl_state
         if not self.incremental or state is None:
             return request
         if state.is_fresh_dead_end(url):
@@ -268,7 +278,7 @@ class CommentarySpider(scrapy.Spider):
         if request.meta.get("carnegie_start"):
             stats.inc_value("carnegie/start_pages/failed")
         response = getattr(failure.value, "response", None)
-        state = self.crawler.get_extension(CrawlState)
+        state = self.crawl_state
         if state is not None and response is not None and response.status in (404, 410):
             state.stage_dead_end(request.url, f"HTTP {response.status}")
         self.logger.warning("Failed %s: %s", request.url, failure.getErrorMessage() or kind)
