@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from ..records import fields
-from ..urls import fold_path, fold_prefixes, without_param
-
-# The usual canonical URL: a plain host, a path with nothing to escape, no query but
-# `?lang=`, no fragment. Its key path is its path as it stands (a "//" in it is left to
-# urlsplit, which would read a host there).
-_SIMPLE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(/[A-Za-z0-9._~/-]*|)(?:\?(?:lang=[A-Za-z0-9_-]*)?)?")
+from ..urls import key_path
 
 
 def document_key(url: str, language: str | None) -> bytes:
@@ -29,19 +22,6 @@ def document_key(url: str, language: str | None) -> bytes:
     raw = f"{key_path(url)}\n{language or ''}"
     # A fixed-size digest keeps memory flat on long crawls.
     return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
-
-
-def key_path(url: str) -> str:
-    simple = _SIMPLE_URL.fullmatch(url)
-    if simple and "//" not in simple[1]:
-        return fold_prefixes(simple[1])  # what key_path_by_parts gives, for a tenth of the cost
-    return key_path_by_parts(url)
-
-
-def key_path_by_parts(url: str) -> str:
-    """The URL without host and `lang` parameter, its language and center prefixes folded."""
-    parts = urlsplit(without_param(url, "lang"))
-    return fold_path(parts._replace(scheme="", netloc="").geturl())
 
 
 class DedupePipeline:

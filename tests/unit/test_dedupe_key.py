@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carnegie_crawler.pipelines.dedupe import _SIMPLE_URL, key_path, key_path_by_parts
+from carnegie_crawler.urls import _SIMPLE_URL, key_path, key_path_by_parts
 
 SEGMENTS = ["en", "ar", "middle-east", "russia-eurasia", "posts", "diwan", "2024", "a-b_c.d~", "", "%41", "é", ":x"]
 TAILS = ["", "?", "/", "?lang=en", "?lang=", "?lang=zh-CN", "?lang=en&x=1", "?x=1", "#f", "?lang=en#f", "?lang", " "]
