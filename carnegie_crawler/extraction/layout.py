@@ -15,7 +15,7 @@ from ..urls import is_publication_url, normalize_url
 from .authors import split_byline
 from .dates import parse_printed_date
 from .sections import find_all_headings, section_scope
-from .text import HEADING_TAGS, ancestors, element_text, tag
+from .text import HEADING_TAGS, SKIP_TAGS, ancestors, element_text, fold, is_footnote_marker, tag
 from .vocab import (
     ABOUT_AUTHORS,
     BYLINE,
@@ -47,7 +47,7 @@ class Layout:
         self.elements = [el for el in self.content.iter() if isinstance(el.tag, str)]
         self._in_content = set(self.elements)
         # Each element's own text, folded once: most passes below only look at short own texts.
-        self.texts = {el: " ".join(raw.split()) for el in self.elements if (raw := el.text) and not raw.isspace()}
+        self.texts = {el: fold(raw) for el in self.elements if (raw := el.text) and not raw.isspace()}
         self._full_texts: dict[Element, str] = {}
         self.headings = find_all_headings(
             root, {"recent": RECENT_WORK, "more": MORE_WORK, "about": ABOUT_AUTHORS, "notes": NOTES}
@@ -92,7 +92,11 @@ class Layout:
         """`element_text(el)`, computed once per element and page."""
         found = self._full_texts.get(el)
         if found is None:
-            found = self._full_texts[el] = element_text(el)
+            if not len(el) and el in self._in_content and el.tag not in SKIP_TAGS and not is_footnote_marker(el):
+                found = self.texts.get(el, "")  # a leaf's text is its own text, folded once above
+            else:
+                found = element_text(el)
+            self._full_texts[el] = found
         return found
 
     def in_fenced_section(self, el: Element) -> bool:

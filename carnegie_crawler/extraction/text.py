@@ -24,13 +24,26 @@ BLOCK_TAGS = frozenset(
 )  # fmt: skip
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _FOOTNOTE = re.compile(r"^\W*(?:\d{1,3}|[ivxlc]{1,6}|[*†‡§])\W*$", re.IGNORECASE)
+# What `str.split()` splits an ASCII string on, other than a single space; with a double space.
+_ASCII_BREAKS = ("  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def fold(text: str) -> str:
+    """`" ".join(text.split())`: whitespace runs become one space, ends trimmed.
+
+    Most texts are folded already; an ASCII one is then returned as it is, found by a
+    few scans in C instead of splitting it into words and joining them again.
+    """
+    if text.isascii() and text[:1] != " " and text[-1:] != " " and not any(map(text.__contains__, _ASCII_BREAKS)):
+        return text
+    return " ".join(text.split())
 
 
 def clean(value: object) -> str:
     """Collapse whitespace and trim; non-strings become ''."""
     if not isinstance(value, str):
         return ""
-    return " ".join(value.split())
+    return fold(value)
 
 
 def tag(el: object) -> str:

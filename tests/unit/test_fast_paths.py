@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml.etree import _Element as Element
 
 from carnegie_crawler.extraction import authors as people
@@ -18,7 +20,7 @@ from carnegie_crawler.extraction.body import body_blocks
 from carnegie_crawler.extraction.decoding import parse_html
 from carnegie_crawler.extraction.layout import Layout, _is_chrome_element
 from carnegie_crawler.extraction.metadata import read_head
-from carnegie_crawler.extraction.text import ancestors, element_text, walk_text
+from carnegie_crawler.extraction.text import ancestors, element_text, fold, walk_text
 from tests.helpers import PAGES, fixture_cases, load_expected
 
 NAMES = fixture_cases()
@@ -47,6 +49,28 @@ def test_element_text_equals_the_walk(name):
         leaves += not len(el)
         assert element_text(el) == walk_text(el), el.tag
     assert leaves > 10  # the shortcut was exercised
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_layout_text_equals_element_text(name):
+    page = layout(name)
+    for el in elements(page):
+        assert page.text(el) == element_text(el), el.tag
+    assert any(not len(el) and page.text(el) for el in page.iter_content())  # the leaf shortcut was exercised
+
+
+# Every kind of character str.split() may split on, around ordinary text.
+_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+@given(st.lists(st.sampled_from([*_SPACES, "  ", "a", "Word", "é", "—", "\u200b"])).map("".join) | st.text())
+def test_fold_is_a_split_and_join(text):
+    assert fold(text) == " ".join(text.split())
+
+
+def test_fold_keeps_a_folded_text_as_it_is():
+    text = "Already folded, one space between words."
+    assert fold(text) is text
 
 
 @pytest.mark.parametrize("name", NAMES)
