@@ -7,7 +7,9 @@ section headings), so a redesign that renames classes does not move them.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
+from functools import cached_property
 
 from lxml.etree import _Element as Element
 
@@ -46,6 +48,7 @@ class Layout:
         # The content's elements, listed once: a dozen passes below walk them.
         self.elements = [el for el in self.content.iter() if isinstance(el.tag, str)]
         self._in_content = set(self.elements)
+        self._positions = [self.order[el] for el in self.elements]  # ascending: document order
         # Each element's own text, folded once: most passes below only look at short own texts.
         self.texts = {el: fold(raw) for el in self.elements if (raw := el.text) and not raw.isspace()}
         self._full_texts: dict[Element, str] = {}
@@ -137,6 +140,20 @@ class Layout:
     def in_body_zone(self, el: Element) -> bool:
         return self.header_end < self.pos(el) < self.body_end
 
+    @cached_property
+    def header_zone(self) -> list[Element]:
+        """The content elements `in_header_zone`, in order: a slice, so passes over the zone skip the rest."""
+        return self._between(self.start, self.first_long if self.first_long >= 0 else len(self.order))
+
+    @cached_property
+    def body_zone(self) -> list[Element]:
+        """The content elements `in_body_zone`, in order."""
+        return self._between(self.header_end + 1, self.body_end)
+
+    def _between(self, low: int, high: int) -> list[Element]:
+        """Content elements at positions from *low* up to, not including, *high*."""
+        return self.elements[bisect_left(self._positions, low) : bisect_left(self._positions, high)]
+
     # -- landmarks ---------------------------------------------------------
     def _first_h1(self) -> Element | None:
         h1s = [h for h in self.root.iter("h1") if element_text(h)]
@@ -184,9 +201,9 @@ class Layout:
         A label alone ("<span>Published on</span> <span>Feb 4, 2026</span>") climbs
         to the block around it.
         """
-        for el in self.iter_content():
+        for el in self.header_zone:
             own = self.own(el)
-            if not own or not self.in_header_zone(el) or not starts(own):
+            if not own or not starts(own):
                 continue
             block = el
             while not complete(element_text(block)):

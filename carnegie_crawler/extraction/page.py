@@ -189,9 +189,9 @@ def _visible_date(page: Layout) -> str | None:
     if page.dateline is not None:
         return parse_printed_date(element_text(page.dateline))
     # A bare date line ("February 4, 2026") in the header.
-    for el in page.iter_content():
+    for el in page.header_zone:
         text = page.own(el)
-        if not text or len(text) > _MAX_DATE_LINE or not page.in_header_zone(el) or page.is_chrome(el):
+        if not text or len(text) > _MAX_DATE_LINE or page.is_chrome(el):
             continue
         if found := parse_printed_date(element_text(el)):
             return found
@@ -215,8 +215,8 @@ def _outlet(page: Layout) -> str | None:
         in_figure = any(tag(a) in ("figure", "figcaption") for a in (el, *ancestors(el)))
         if not in_figure and page.pos(el) > page.pos(anchor) and page.in_header_zone(el):
             return text
-    for el in page.iter_content():
-        if tag(el) == "p" and page.in_body_zone(el) and (match := ORIGIN_LINE.match(page.text(el))):
+    for el in page.body_zone:
+        if el.tag == "p" and (match := ORIGIN_LINE.match(page.text(el))):
             return match.group(1).strip()
     return None
 
@@ -272,10 +272,7 @@ def _visible_labels(key: str, page: Layout, base_url: str) -> list[str]:
 
 def _body(page: Layout, subtitle: str | None) -> str | None:
     """Every text block between the header (title, byline, date) and the first trailing section."""
-    blocks = [
-        el for el in page.iter_content()
-        if page.in_body_zone(el) and not page.is_chrome(el) and not page.in_fenced_section(el)
-    ]  # fmt: skip
+    blocks = [el for el in page.body_zone if not page.is_chrome(el) and not page.in_fenced_section(el)]
     paragraphs = body_blocks(blocks, page.text)
     if paragraphs and page.byline is None and page.dateline is None and paragraphs[0] == subtitle:
         # Nothing marked where the header ends: the dek under the title is not body text.

@@ -59,6 +59,18 @@ def test_layout_text_equals_element_text(name):
     assert any(not len(el) and page.text(el) for el in page.iter_content())  # the leaf shortcut was exercised
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_zones_are_the_elements_in_them(name):
+    page = layout(name)
+    assert page.header_zone == [el for el in page.iter_content() if page.in_header_zone(el)]
+    assert page.body_zone == [el for el in page.iter_content() if page.in_body_zone(el)]
+
+
+def test_zones_are_not_empty():
+    assert all(layout(name).body_zone for name in NAMES if load_expected(name).get("body"))
+    assert sum(bool(layout(name).header_zone) for name in NAMES) >= len(NAMES) - 2
+
+
 # Every kind of character str.split() may split on, around ordinary text.
 _SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000"
 
