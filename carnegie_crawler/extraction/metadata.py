@@ -59,7 +59,7 @@ def read_metadata_block(root: Element) -> MetadataBlock:
     malformed = False
     best: dict[str, Any] | None = None
     best_score = 0
-    for script in root.iterfind(".//script"):
+    for script in root.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/json":
             continue
         raw = (script.text or "").strip()
@@ -104,18 +104,18 @@ class HeadMeta:
 
 def read_head(root: Element) -> HeadMeta:
     metas: dict[str, str] = {}
-    for meta in root.iterfind(".//meta"):
+    for meta in root.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
         content = meta.get("content")
         if key and content and key not in metas:
             metas[key] = content
     canonical = None
-    for link in root.iterfind(".//link"):
+    for link in root.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         if "canonical" in rel and link.get("href"):
             canonical = link.get("href", "").strip()
             break
-    title_el = root.find(".//title")
+    title_el = next(root.iter("title"), None)
     return HeadMeta(
         lang=clean(root.get("lang") or root.get("xml:lang")) or None,
         title=html_to_text("".join(title_el.itertext())) if title_el is not None else None,
