@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from functools import cached_property
 
+from lxml import etree
 from lxml.etree import _Element as Element
 
 from ..urls import is_publication_url, normalize_url
@@ -33,6 +34,7 @@ from .vocab import (
 _LONG_PARAGRAPH = 150
 _MAX_LINE = 400
 _NOT_CONTENT = frozenset({"nav", "footer", "aside", "form", "figure", "dialog"})
+_CHROME_ROLES = ("dialog", "navigation", "contentinfo")
 _DIGIT = re.compile(r"\d")
 _MAX_NAME_WORDS = 6
 _MAX_PROMO = 300
@@ -62,8 +64,14 @@ class Layout:
         self._fenced = {el for key in self.headings for el in (*self.headings[key], *self.scopes[key])}
         self._fenced.update(self._promo_boxes())
         # Inherited flags, one top-down pass each, so a lookup never walks the ancestors.
-        self._chrome = self._inherit(_is_chrome_element, outside=False)
-        self._fenced_all = self._inherit(self._fenced.__contains__, outside=self._walk_fenced(self.content))
+        # The content root itself is never chrome.
+        self._chrome = _subtrees(
+            el for el in self.elements[1:] if el.tag in _NOT_CONTENT or el.get("role") in _CHROME_ROLES
+        )
+        if self._walk_fenced(self.content):
+            self._fenced_all = set(self.elements)
+        else:
+            self._fenced_all = _subtrees(el for el in self._fenced if el in self._in_content)
         self.disclaimer = next((el for el, text in self.texts.items() if DISCLAIMER_WORDS in text.lower()), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
         self.first_long = self._first_long_paragraph(description)
@@ -120,17 +128,6 @@ class Layout:
 
     def _walk_fenced(self, el: Element) -> bool:
         return el in self._fenced or any(a in self._fenced for a in ancestors(el))
-
-    def _inherit(self, own: Callable[[Element], bool], outside: bool) -> set[Element]:
-        """Content elements for which *own* holds of themselves or of an ancestor up to the content root.
-
-        *outside* says whether it holds at the content root (whose own test is skipped).
-        """
-        flagged: set[Element] = {self.content} if outside else set()
-        for el in self.elements[1:]:  # document order: a parent comes before its children
-            if el.getparent() in flagged or own(el):
-                flagged.add(el)
-        return flagged
 
     def in_header_zone(self, el: Element) -> bool:
         """After the title and before the body starts."""
@@ -218,8 +215,8 @@ class Layout:
 
     def _promo_boxes(self) -> Iterable[Element]:
         """The project promo: a "Project" label, the project's name and "Learn More"."""
-        for el in self.iter_content():
-            if self.own(el).lower() != "project":
+        for el, own in self.texts.items():
+            if len(own) > 20 or own.lower() != "project":  # the length first: no lower() of every paragraph
                 continue
             box = el.getparent()
             for _ in range(2):
@@ -249,7 +246,16 @@ class Layout:
 
 
 def _is_chrome_element(node: Element) -> bool:
-    return tag(node) in _NOT_CONTENT or node.get("role") in ("dialog", "navigation", "contentinfo")
+    return tag(node) in _NOT_CONTENT or node.get("role") in _CHROME_ROLES
+
+
+def _subtrees(tops: Iterable[Element]) -> set[Element]:
+    """The elements inside any of *tops*, each top included, gathered by lxml's iterator in C."""
+    inside: set[Element] = set()
+    for top in tops:
+        if top not in inside:
+            inside.update(top.iter(etree.Element))
+    return inside
 
 
 def _has_people_or_heading(scope: list[Element]) -> bool:
