@@ -202,15 +202,15 @@ class Layout:
             own = self.own(el)
             if not own or not starts(own):
                 continue
-            block = el
-            while not complete(element_text(block)):
+            block, text = el, self.text(el)
+            while not complete(text):
                 parent = block.getparent()
-                if parent is None or parent is self.content or len(element_text(parent)) > _MAX_LINE:
+                if parent is None or parent is self.content or len(parent_text := self.text(parent)) > _MAX_LINE:
                     break
-                block = parent
-            text = element_text(block)
-            if len(text) <= _MAX_LINE and complete(text):
-                return block
+                block, text = parent, parent_text
+            else:  # a whole line
+                if len(text) <= _MAX_LINE:
+                    return block
         return None
 
     def _promo_boxes(self) -> Iterable[Element]:

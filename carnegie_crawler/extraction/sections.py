@@ -10,15 +10,17 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
+from lxml import etree
 from lxml.etree import _Element as Element
 
 from ..urls import is_excluded_section, is_publication_url, normalize_url
-from .text import HEADING_TAGS, ancestors, clean, element_text, heading_level, tag
+from .text import HEADING_TAGS, ancestors, clean, element_text, fold, heading_level, tag
 from .vocab import BLOGS, NON_BODY_SECTIONS, TYPE_LABELS
 
 _INLINE = frozenset({"a", "b", "strong", "em", "i", "span", "small", "font", "label"})
 _MAX_HEADING_CHARS = 200
 _LABELLED = frozenset({"section", "aside", "div", "ul"})  # containers an aria-label can name as a section
+_NOT_SCANNED = frozenset({"script", "style", "a"})  # never a heading: code, and links (a linked title is a card)
 
 
 def find_headings(root: Element, pattern: re.Pattern[str]) -> list[Element]:
@@ -35,11 +37,12 @@ def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> di
     link or a menu entry.
     """
     found: dict[str, list[Element]] = {key: [] for key in patterns}
-    any_heading = _any_of(tuple(patterns.values()))
-    body = root.find("body")  # not <head>: its <title> is never a section heading
-    for el in (body if body is not None else root).iter():
+    any_heading = _any_of(tuple((p.pattern, p.flags) for p in patterns.values()))
+    # Not <head>: its <title> is never a section heading.
+    body = next((child for child in root if child.tag == "body"), None)
+    for el in (body if body is not None else root).iter(etree.Element):  # elements only, no comments
         name = el.tag
-        if not isinstance(name, str) or name in ("script", "style", "a"):
+        if name in _NOT_SCANNED:
             continue
         if name in _LABELLED and (label := el.get("aria-label")):
             label = clean(label)
@@ -53,7 +56,7 @@ def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> di
             raw = el.text
             if not raw or len(raw) > 2 * _MAX_HEADING_CHARS or raw.isspace():
                 continue
-            text, block = clean(raw), None
+            text, block = fold(raw), None
         if any_heading is not None and not any_heading.match(text):  # the common case: no heading at all
             continue
         for key, pattern in patterns.items():
@@ -71,12 +74,15 @@ def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> di
 
 
 @lru_cache(maxsize=16)
-def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
-    """One pattern that matches (at the start) wherever one of *patterns* does; None if flags forbid joining them."""
+def _any_of(patterns: tuple[tuple[str, int], ...]) -> re.Pattern[str] | None:
+    """One pattern that matches (at the start) wherever one of *patterns* does; None if flags forbid joining them.
+
+    Keyed by (source, flags): hashing a compiled pattern hashes its whole program.
+    """
     plain = re.IGNORECASE | re.UNICODE
-    if any(p.flags & ~plain for p in patterns):
+    if any(flags & ~plain for _, flags in patterns):
         return None
-    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), plain)
+    return re.compile("|".join(f"(?:{source})" for source, _ in patterns), plain)
 
 
 def _is_sentence(text: str) -> bool:
