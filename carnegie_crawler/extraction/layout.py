@@ -63,8 +63,8 @@ class Layout:
         }
         self._fenced = {el for key in self.headings for el in (*self.headings[key], *self.scopes[key])}
         self._fenced.update(self._promo_boxes())
-        # Inherited flags, one top-down pass each, so a lookup never walks the ancestors.
-        # The content root itself is never chrome.
+        # Inherited flags, each the subtrees of the elements that carry it, so a lookup never
+        # walks the ancestors. The content root itself is never chrome.
         self._chrome = _subtrees(
             el for el in self.elements[1:] if el.tag in _NOT_CONTENT or el.get("role") in _CHROME_ROLES
         )
