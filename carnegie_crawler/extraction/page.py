@@ -86,10 +86,14 @@ def _canonical_url(head: HeadMeta, fetched_url: str) -> str:
 
 
 def _language(head: HeadMeta, fetched_url: str) -> str | None:
-    for value in (head.lang, query_param(fetched_url, "lang")):
-        if value and (match := _LANG.match(value.strip())):
-            return match.group(1).lower()
-    return None
+    """<html lang>, else the URL's ?lang= (parsed only then)."""
+    found = _language_code(head.lang)
+    return found if found is not None else _language_code(query_param(fetched_url, "lang"))
+
+
+def _language_code(value: str | None) -> str | None:
+    match = _LANG.match(value.strip()) if value else None
+    return match.group(1).lower() if match else None
 
 
 def _h1_title(page: Layout) -> str | None:
