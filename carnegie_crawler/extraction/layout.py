@@ -72,7 +72,7 @@ class Layout:
             self._fenced_all = set(self.elements)
         else:
             self._fenced_all = _subtrees(el for el in self._fenced if el in self._in_content)
-        self.disclaimer = self._find_disclaimer()
+        self.disclaimer = next((el for el, text in self.texts.items() if DISCLAIMER_WORDS in text.lower()), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
         self.first_long = self._first_long_paragraph(description)
         self.byline = self._find_line(_is_byline_start, _is_name_list)
@@ -212,16 +212,6 @@ class Layout:
                 if len(text) <= _MAX_LINE:
                     return block
         return None
-
-    def _find_disclaimer(self) -> Element | None:
-        """The first element whose own text has the disclaimer's words, in any case.
-
-        One lower() over all the own texts joined by newlines, which no folded text
-        holds: the newlines before the first match number the text it is in.
-        """
-        joined = "\n".join(self.texts.values()).lower()
-        at = joined.find(DISCLAIMER_WORDS)
-        return None if at < 0 else list(self.texts)[joined.count("\n", 0, at)]
 
     def _promo_boxes(self) -> Iterable[Element]:
         """The project promo: a "Project" label, the project's name and "Learn More"."""

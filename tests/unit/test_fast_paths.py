@@ -21,7 +21,6 @@ from carnegie_crawler.extraction.decoding import parse_html
 from carnegie_crawler.extraction.layout import Layout, _is_chrome_element
 from carnegie_crawler.extraction.metadata import read_head
 from carnegie_crawler.extraction.text import ancestors, element_text, fold, walk_text
-from carnegie_crawler.extraction.vocab import DISCLAIMER_WORDS
 from tests.helpers import PAGES, fixture_cases, load_expected
 
 NAMES = fixture_cases()
@@ -72,13 +71,7 @@ def test_zones_are_not_empty():
     assert sum(bool(layout(name).header_zone) for name in NAMES) >= len(NAMES) - 2
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_disclaimer_is_the_first_own_text_with_its_words(name):
-    page = layout(name)
-    assert page.disclaimer is next((el for el, text in page.texts.items() if DISCLAIMER_WORDS in text.lower()), None)
-
-
-def test_disclaimer_is_found_after_texts_that_lower_to_more_characters():
+def test_disclaimer_is_the_first_own_text_with_its_words_in_any_case():
     html = (
         "<html><body><article><h1>T</h1><p>İİİ Σ</p><p>x</p>"
         "<p>Carnegie DOES NOT take\n Institutional Positions.</p><p>does not take institutional positions</p>"
