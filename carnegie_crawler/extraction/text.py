@@ -73,33 +73,43 @@ def element_text(el: Element, skip: Callable[[Element], bool] | None = None) -> 
 
 
 def walk_text(el: Element, skip: Callable[[Element], bool] | None = None) -> str:
-    """`element_text` by walking the subtree, for any element."""
+    """`element_text` by walking the subtree, for any element.
+
+    A loop over an explicit stack: iterative, so deep nesting cannot overflow, and
+    without `etree.iterwalk`, whose set-up alone costs more than walking a paragraph.
+    """
     parts: list[str] = []
-    skipped: set[Element] = set()
-    walker = etree.iterwalk(el, events=("start", "end", "comment", "pi"))
-    for event, node in walker:
-        name = tag(node)
-        if event in ("comment", "pi"):
+    if not _enter(el, parts, skip):
+        return ""
+    nodes = [el]
+    children = [iter(el)]
+    while children:
+        child = next(children[-1], None)
+        if child is None:  # the last child is done: close the element
+            children.pop()
+            node = nodes.pop()
+            if node.tag in BLOCK_TAGS:
+                parts.append(" ")
             if node is not el and node.tail:
                 parts.append(node.tail)
-            continue
-        if event == "start":
-            if not name or name in SKIP_TAGS or is_footnote_marker(node) or (skip is not None and skip(node)):
-                skipped.add(node)
-                walker.skip_subtree()
-                continue
-            if name in BLOCK_TAGS:
-                parts.append(" ")
-            if node.text:
-                parts.append(node.text)
-            continue
-        if node in skipped:
-            skipped.discard(node)
-        elif name in BLOCK_TAGS:
-            parts.append(" ")
-        if node is not el and node.tail:
-            parts.append(node.tail)
+        elif isinstance(child.tag, str) and _enter(child, parts, skip):
+            nodes.append(child)
+            children.append(iter(child))
+        elif child.tail:  # a comment, or a skipped element: only the text after it counts
+            parts.append(child.tail)
     return clean("".join(parts))
+
+
+def _enter(node: Element, parts: list[str], skip: Callable[[Element], bool] | None) -> bool:
+    """Start *node*'s text in *parts*, or say it is skipped with everything inside it."""
+    name = node.tag
+    if name in SKIP_TAGS or is_footnote_marker(node) or (skip is not None and skip(node)):
+        return False
+    if name in BLOCK_TAGS:
+        parts.append(" ")
+    if node.text:
+        parts.append(node.text)
+    return True
 
 
 def html_to_text(value: str) -> str:
