@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 from lxml.etree import _Element as Element
 
-# Elements whose text is never content.
 # Elements whose text is never content; libxml2 reads some (iframe, textarea, ...) as raw text,
 # so markup inside them would otherwise come through as literal "<script>".
 SKIP_TAGS = frozenset(
@@ -73,7 +72,7 @@ def element_text(el: Element, skip: Callable[[Element], bool] | None = None) -> 
 
 
 def walk_text(el: Element, skip: Callable[[Element], bool] | None = None) -> str:
-    """`element_text` by walking the subtree, for any element.
+    """`element_text` by walking the subtree, for any element (not a comment).
 
     A loop over an explicit stack: iterative, so deep nesting cannot overflow, and
     without `etree.iterwalk`, whose set-up alone costs more than walking a paragraph.

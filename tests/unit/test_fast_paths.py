@@ -1,8 +1,9 @@
 """The extraction's shortcuts agree with the plain definitions they replace, on every saved page.
 
-Each shortcut (a leaf needs no walk, flags inherited in one pass, name keys pruned
-children-first, text shared between passes) must give exactly what the slow
-definition gives, or the speed-up has changed what we extract.
+Each shortcut (a leaf needs no walk, the text walk on a stack, inherited flags as
+subtrees, zones as slices, name keys pruned children-first, text shared between
+passes, already folded text kept) must give exactly what the slow definition
+gives, or the speed-up has changed what we extract.
 """
 
 from __future__ import annotations
