@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from .records import json_bytes
+from .records import fields, json_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,11 @@ class JsonLinesFile:
 
     def write(self, record: dict[str, Any], plain: bool = False) -> None:
         """Append *record* as one line; *plain*: the caller has found `is_plain(record)` true."""
-        self._fh.write(encode_line(record, plain))
+        self.write_line(encode_line(record, plain))
+
+    def write_line(self, line: bytes) -> None:
+        """Append one encoded line (`item_line`, `encode_line`), in one call."""
+        self._fh.write(line)
         self.lines += 1
 
     def commit(self) -> Path:
@@ -106,6 +112,37 @@ class JsonLinesFile:
 def encode_line(record: dict[str, Any], plain: bool = False) -> bytes:
     """*record* as one compact JSON line in UTF-8, non-ASCII text kept as it is (`records.json_bytes`)."""
     return json_bytes(record, newline=True, plain=plain)
+
+
+# Exact types only: a subclass, a dataclass, a date, or anything else orjson does not know
+# goes to `_refuse`, and the item to ItemAdapter and json.
+_ITEM_LINE = (
+    orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not plain JSON")
+
+
+def item_line(item: Any) -> bytes:
+    """*item* as one output line: what `encode_line(ItemAdapter(item).asdict())` writes.
+
+    orjson writes the item's fields as they are, refusing what is not JSON, so there
+    is no deep copy and no walk over the values first. What it refuses (a nested
+    item, a subclass, an integer beyond 64 bits, a lone surrogate) takes the copy
+    and json, as before. The bytes differ from json's only for values json spells
+    otherwise or cannot write: some floats (1e-7, json 1e-07), NaN and Infinity
+    (null, which unlike json's output is JSON), an Enum or a UUID (its value; json
+    raises).
+    """
+    try:
+        return orjson.dumps(fields(item), default=_refuse, option=_ITEM_LINE)
+    except orjson.JSONEncodeError:
+        return encode_line(ItemAdapter(item).asdict())
 
 
 def _complete_lines(path: Path) -> int:

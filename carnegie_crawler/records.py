@@ -31,7 +31,7 @@ def is_plain(value: Any) -> bool:
 
     Exact types, no subclasses: for these, `asdict()` is a plain copy, and jsonschema-rs
     and orjson read them exactly as python-jsonschema and json do. Floats are left out
-    on purpose: orjson prints some of them differently from json (1e+16, NaN), and a
+    on purpose: orjson prints some of them differently from json (1e-7 for 1e-07, null for NaN), and a
     tuple is an array to jsonschema-rs but not to python-jsonschema.
     """
     kind = type(value)

@@ -11,13 +11,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from ..output import JsonLinesFile, check_writable, render_path
-from ..records import plain_record
+from ..output import JsonLinesFile, check_writable, item_line, render_path
 
 logger = logging.getLogger(__name__)
 _STATE_KEY = "carnegie_output"
@@ -64,11 +62,7 @@ class JsonLinesWriterPipeline:
             return item
         out = self.file or self._open()
         try:
-            record = plain_record(item)  # read only: no copy needed unless some value is not plain JSON
-            if record is None:
-                out.write(ItemAdapter(item).asdict())
-            else:
-                out.write(record, plain=True)
+            out.write_line(item_line(item))
         except OSError as exc:
             # Disk full or similar: stop rather than carry on with a hole in the dataset.
             self.failed = True

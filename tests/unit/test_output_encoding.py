@@ -1,21 +1,27 @@
 """`encode_line` writes what `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` writes.
 
 Byte for byte, on every saved page, on every character, and on records that are
-not plain JSON (which json itself writes).
+not plain JSON (which json itself writes). The writer's `item_line` writes the same
+bytes for every item json can write as valid JSON; floats, Enums and UUIDs are
+orjson's (tested below).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import json
 import sys
+import uuid
 from typing import Any
 
 import pytest
+import scrapy
 from itemadapter import ItemAdapter
 
 from carnegie_crawler.items import _VOLATILE, compute_content_hash
-from carnegie_crawler.output import encode_line
+from carnegie_crawler.output import encode_line, item_line
 from carnegie_crawler.records import is_plain, json_bytes, plain_record
 from tests.helpers import fixture_cases, page_item
 
@@ -91,3 +97,64 @@ def test_sorted_keys_write_every_character_as_json_does():
     record = {"b": text, "a": {"z": [text[:5000]], "y": None, "é": 1}, text[:50]: [2**63 - 1], "A": False}
     expected = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     assert json_bytes(record, sort_keys=True) == expected
+
+
+@pytest.mark.parametrize("name", fixture_cases())
+def test_item_line_writes_what_json_writes_on_every_page(name):
+    item = page_item(name)
+    assert item_line(item) == json_line(ItemAdapter(item).asdict())
+
+
+@dataclasses.dataclass
+class Person:
+    name: str
+
+
+class Kind(enum.Enum):
+    COMMENTARY = "commentary"
+
+
+ODD_VALUES = {
+    "tuple": {"topics": ("Security", "Energy")},
+    "str subclass": {"title": Label("Deadlock")},
+    "nested dataclass": {"authors": [Person("A")]},
+    "big int": {"word_count": 2**70},
+    "int key": {"image": {1: "x"}},
+    "integral float": {"word_count": 3.0},
+    "nested dict subclass": {"related": {"recent_work": [], "more_work": [], "x": scrapy.Item()}},
+}
+
+
+@pytest.mark.parametrize("change", ODD_VALUES.values(), ids=ODD_VALUES)
+def test_item_line_writes_odd_values_as_asdict_and_json_do(change):
+    from tests.components.test_pipelines import publication
+
+    item = publication(**change)
+    assert item_line(item) == json_line(ItemAdapter(item).asdict())
+
+
+def test_item_line_writes_floats_as_valid_json_of_the_same_value():
+    from tests.components.test_pipelines import publication
+
+    item = publication(word_count=1e-7)
+    line = item_line(item)
+    assert b'"word_count":1e-7,' in line  # json would spell it 1e-07
+    assert json.loads(line)["word_count"] == 1e-7
+    assert json.loads(item_line(publication(word_count=float("nan"))))["word_count"] is None  # json: NaN, not JSON
+
+
+def test_item_line_writes_what_json_cannot():
+    from tests.components.test_pipelines import publication
+
+    item = publication(content_type=Kind.COMMENTARY, source=uuid.UUID(int=1))
+    with pytest.raises(TypeError):
+        json_line(ItemAdapter(item).asdict())
+    record = json.loads(item_line(item))
+    assert (record["content_type"], record["source"]) == ("commentary", "00000000-0000-0000-0000-000000000001")
+
+
+def test_item_line_fails_on_a_lone_surrogate_as_json_did():
+    from tests.components.test_pipelines import publication
+
+    with pytest.raises(UnicodeEncodeError):
+        item_line(publication(title="\ud800"))
