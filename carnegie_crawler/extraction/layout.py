@@ -18,7 +18,7 @@ from lxml.etree import _Element as Element
 from ..urls import is_publication_url, normalize_url
 from .authors import split_byline
 from .dates import parse_printed_date
-from .sections import find_all_headings, section_scope
+from .sections import find_all_headings, heading_root, section_scope
 from .text import HEADING_TAGS, SKIP_TAGS, ancestors, element_text, fold, is_footnote_marker, tag
 from .vocab import (
     ABOUT_AUTHORS,
@@ -36,6 +36,7 @@ _LONG_PARAGRAPH = 150
 _MAX_LINE = 400
 _NOT_CONTENT = frozenset({"nav", "footer", "aside", "form", "figure", "dialog"})
 _CHROME_ROLES = ("dialog", "navigation", "contentinfo")
+_SECTIONS = {"recent": RECENT_WORK, "more": MORE_WORK, "about": ABOUT_AUTHORS, "notes": NOTES}
 _DIGIT = re.compile(r"\d")
 _MAX_NAME_WORDS = 6
 _MAX_PROMO = 300
@@ -53,12 +54,15 @@ class Layout:
         self.elements = list(self.content.iter(etree.Element))
         self._in_content = set(self.elements)
         self._positions = list(map(self.order.__getitem__, self.elements))  # ascending: document order
-        # Each element's own text, folded once: most passes below only look at short own texts.
-        self.texts = {el: fold(raw) for el in self.elements if (raw := el.text) and not raw.isspace()}
+        # Each element's own text, folded once (most passes below only look at short own texts),
+        # gathered by the pass that looks for section headings.
+        self.texts: dict[Element, str] = {}
+        self.headings = find_all_headings(root, _SECTIONS, self.texts, self._in_content)
+        top = heading_root(root)
+        if self.content is not top and top not in self.content.iterancestors():
+            # Content that is not all inside <body> (no HTML parser builds that): read it here.
+            self.texts = {el: fold(raw) for el in self.elements if (raw := el.text) and not raw.isspace()}
         self._full_texts: dict[Element, str] = {}
-        self.headings = find_all_headings(
-            root, {"recent": RECENT_WORK, "more": MORE_WORK, "about": ABOUT_AUTHORS, "notes": NOTES}
-        )
         accept = {"recent": self._has_card_link, "more": self._has_card_link, "about": _has_people_or_heading}
         self.scopes = {
             key: [el for h in hs for el in section_scope(h, accept.get(key))] for key, hs in self.headings.items()

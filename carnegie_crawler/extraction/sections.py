@@ -7,7 +7,7 @@ Class names are a guess (SITE.md), so a section is located by what it says:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from functools import lru_cache
 
 from lxml import etree
@@ -20,6 +20,7 @@ from .vocab import BLOGS, NON_BODY_SECTIONS, TYPE_LABELS
 _INLINE = frozenset({"a", "b", "strong", "em", "i", "span", "small", "font", "label"})
 _MAX_HEADING_CHARS = 200
 _LABELLED = frozenset({"section", "aside", "div", "ul"})  # containers an aria-label can name as a section
+_HEADINGS = frozenset(HEADING_TAGS)
 _NOT_SCANNED = frozenset({"script", "style", "a"})  # never a heading: code, and links (a linked title is a card)
 
 
@@ -28,19 +29,36 @@ def find_headings(root: Element, pattern: re.Pattern[str]) -> list[Element]:
     return find_all_headings(root, {"x": pattern})["x"]
 
 
-def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> dict[str, list[Element]]:
+def heading_root(root: Element) -> Element:
+    """Where section headings are looked for: <body>, not <head> (its <title> is never one)."""
+    return next((child for child in root if child.tag == "body"), root)
+
+
+def find_all_headings(
+    root: Element,
+    patterns: dict[str, re.Pattern[str]],
+    own_texts: dict[Element, str] | None = None,
+    within: Container[Element] = (),
+) -> dict[str, list[Element]]:
     """Headings for several patterns in one pass over the page.
 
     Works for `<h2>More Work from X</h2>`, `<h2>More Work<br>from X</h2>`,
     `<p><strong>Recent Work</strong></p>`, `<div role="heading">`, and sections
     labelled with `aria-label`. A sentence is never a heading, and neither is a
     link or a menu entry.
+
+    *own_texts*, if given, receives the folded own text (before the first child) of
+    every element in *within* that has one, in document order: the pass reads them
+    anyway, and the layout needs them, so it need not walk the page again.
     """
     found: dict[str, list[Element]] = {key: [] for key in patterns}
     any_heading = _any_of(tuple((p.pattern, p.flags) for p in patterns.values()))
-    # Not <head>: its <title> is never a section heading.
-    body = next((child for child in root if child.tag == "body"), None)
-    for el in (body if body is not None else root).iter(etree.Element):  # elements only, no comments
+    gather = own_texts if within else None
+    for el in heading_root(root).iter(etree.Element):  # elements only, no comments
+        raw = el.text
+        own = None
+        if gather is not None and raw and el in within and not raw.isspace():
+            own = gather[el] = fold(raw)
         name = el.tag
         if name in _NOT_SCANNED:
             continue
@@ -50,13 +68,12 @@ def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> di
                 if pattern.match(label):
                     found[key].append(el)
             continue
-        if name in HEADING_TAGS or el.get("role") == "heading":
+        if name in _HEADINGS or el.get("role") == "heading":
             text, block = element_text(el), el
         else:
-            raw = el.text
             if not raw or len(raw) > 2 * _MAX_HEADING_CHARS or raw.isspace():
                 continue
-            text, block = fold(raw), None
+            text, block = own if own is not None else fold(raw), None
         if any_heading is not None and not any_heading.match(text):  # the common case: no heading at all
             continue
         for key, pattern in patterns.items():

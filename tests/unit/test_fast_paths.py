@@ -110,6 +110,24 @@ def test_layout_text_equals_element_text(name):
     assert any(not len(el) and page.text(el) for el in page.iter_content())  # the leaf shortcut was exercised
 
 
+def plain_own_texts(page: Layout) -> dict[Element, str]:
+    return {el: " ".join(el.text.split()) for el in page.iter_content() if el.text and not el.text.isspace()}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_own_texts_gathered_by_the_heading_pass_are_every_own_text(name):
+    page = layout(name)
+    assert page.texts == plain_own_texts(page)
+    assert list(page.texts) == list(plain_own_texts(page))  # document order
+
+
+def test_own_texts_of_content_outside_the_body_are_read_too():
+    root = etree.fromstring("<html><article><h1>Title</h1><p> A  paragraph </p></article><body><p>B</p></body></html>")
+    page = Layout(root, "https://carnegieendowment.org/posts/2026/01/t")
+    assert page.content.tag == "article"
+    assert list(page.texts.values()) == ["Title", "A paragraph"]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_zones_are_the_elements_in_them(name):
     page = layout(name)
