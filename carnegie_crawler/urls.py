@@ -23,6 +23,11 @@ _PLAIN = re.compile(r"[A-Za-z0-9/._~-]*")
 # urlsplit, which would read a host there).
 _SIMPLE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(/[A-Za-z0-9._~/-]*|)(?:\?(?:lang=[A-Za-z0-9_-]*)?)?")
 _ABSOLUTE = re.compile(r"https?://[^/?#\s]")  # with a host: joining it to the page changes nothing
+# An absolute link with a plain host (no port), a plain path, at most `?lang=`, maybe a
+# fragment: normalising it only folds the host and drops the fragment.
+_SIMPLE_ABSOLUTE = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+)(/[A-Za-z0-9._~/-]*)?(?:\?lang=([A-Za-z0-9._~-]*))?(?:#.*)?", re.DOTALL
+)
 _SITE_PATH = re.compile(r"(/(?!/)[A-Za-z0-9._~/-]*)(?:\?lang=([A-Za-z0-9._~-]*))?(?:#.*)?", re.DOTALL)
 _DROP_PARAMS = re.compile(r"^(utm_.*|center)$", re.IGNORECASE)
 _LANG_PREFIX = re.compile(r"^/(?:{})(?=/)".format("|".join(LANGUAGES)))
@@ -54,8 +59,17 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     ``https://carnegieendowment.org``.
 
     Most links on a page are site paths (`/topics/x?lang=en`) or absolute URLs: both
-    skip the general case, which is cached per (link, page) and so rarely hits.
+    skip the general case, which is cached per (link, page) and so rarely hits; plain
+    absolute ones skip the cache too.
     """
+    if (simple := _SIMPLE_ABSOLUTE.fullmatch(url)) and "/." not in url:
+        # Card links on other pages' cards: pages seen once, so a cache would rarely hit.
+        scheme, host, path, lang = simple.groups()
+        host = host.lower().rstrip(".")
+        if is_site_host(host):
+            scheme, host = "https", SITE_HOST
+        absolute = f"{scheme}://{host}{path or '/'}"
+        return absolute if lang is None else f"{absolute}?lang={lang}"
     if base:
         if _ABSOLUTE.match(url) and "/." not in url:
             return _normalize(url)  # the page does not matter: cached across pages
@@ -96,7 +110,10 @@ def _normalize(url: str, base: str | None = None) -> str | None:
     if _PLAIN.fullmatch(path) and all(_PLAIN.fullmatch(k + v) for k, v in pairs):
         # The common case, nothing to escape: what canonicalize_url would return, ten times faster.
         return urlunsplit((scheme, netloc, path, urlencode(sorted(pairs)), ""))
-    return canonicalize_url(urlunsplit((scheme, netloc, path, urlencode(pairs), "")))
+    try:
+        return canonicalize_url(urlunsplit((scheme, netloc, path, urlencode(pairs), "")))
+    except ValueError:  # w3lib re-parses the URL and may refuse what urlsplit let through ("//.//:.")
+        return None
 
 
 @lru_cache(maxsize=4096)  # every page lists cards that other pages list too

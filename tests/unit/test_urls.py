@@ -64,6 +64,10 @@ def test_non_http_urls_are_refused(raw):
     assert normalize_url(raw) is None
 
 
+def test_a_link_w3lib_cannot_parse_is_refused_not_raised():
+    assert normalize_url("//.//:.", "https://carnegieendowment.org/posts/2026/01/x") is None
+
+
 @pytest.mark.parametrize(
     ("url", "folded"),
     [
@@ -147,6 +151,9 @@ LINKS = [
     "http://carnegieendowment.org/a/../b", "https://Example.org:443/x?utm_source=a&b=2#f", "http://[::1]:80/x",
     "https://x.org/p;a?b#c", "https://x.org/p#", "https://x.org/p?", "http://x.org", "mailto:a@b.org",
     "javascript:alert(1)", "x/y?lang=en", "?lang=fr", "#top", "", "https://[oops/x", "/x\n", "/x?lang=a/b",
+    "https://WWW.CarnegieEndowment.ORG./posts/2026/01/x?lang=ar#c", "http://Example.org./x?lang=", "https://x.org",
+    "https://x.org/a//b?lang=en#\n", "http://x.org/p\n", "https://./x", "https://carnegieendowment.org/a/./b",
+    "//.//:.",
 ]  # fmt: skip
 
 
@@ -156,6 +163,7 @@ def test_shortcuts_agree_with_the_general_case(base):
 
     for link in LINKS:
         assert normalize_url(link, base) == _normalize(link, base), (link, base)
+        assert normalize_url(link) == _normalize(link), link
 
 
 def test_shortcuts_agree_on_every_link_of_every_saved_page():
@@ -178,7 +186,8 @@ def test_shortcuts_agree_on_every_link_of_every_saved_page():
 @given(
     link=st.lists(
         st.sampled_from(["/", ".", "..", "?", "#", "=", "&", "lang", "lang=", "en", "a", "%20", ":", ";", "~", "-", " ",
-                         "//", "http://", "https://", "x.org", "é", "\n", "utm_x=1"]),
+                         "//", "http://", "https://", "x.org", "é", "\n", "utm_x=1", "WWW.", "CarnegieEndowment.org",
+                         "Ex.org", ":80", ":8", "\t", "%", "@", "[", "_"]),
         max_size=12,
     ).map("".join),
     base=st.sampled_from(BASES),
@@ -187,3 +196,4 @@ def test_shortcuts_agree_on_generated_links(link, base):
     from carnegie_crawler.urls import _normalize
 
     assert normalize_url(link, base) == _normalize(link, base)
+    assert normalize_url(link) == _normalize(link)
