@@ -19,14 +19,14 @@ from tests.e2e.test_smoke import scrapy
 def test_disk_full_stops_the_run_keeps_earlier_output_and_marks_nothing_seen(site_server, tmp_path, monkeypatch):
     output = tmp_path / "dataset.jsonl"
     output.write_text('{"from": "last week"}\n')
-    real_write = JsonLinesFile.write
+    real_write = JsonLinesFile.write_line  # every line goes through it
 
-    def write_until_full(self, record, **kwargs):
+    def write_until_full(self, line):
         if self.lines >= 3:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_write(self, record, **kwargs)
+        real_write(self, line)
 
-    monkeypatch.setattr(JsonLinesFile, "write", write_until_full)
+    monkeypatch.setattr(JsonLinesFile, "write_line", write_until_full)
     crawler, _ = yield run_crawl(
         crawl_settings(tmp_path, CARNEGIE_OUTPUT=str(output), CONCURRENT_REQUESTS=1), start_urls=start_urls(site_server)
     )
