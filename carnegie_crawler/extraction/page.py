@@ -50,6 +50,7 @@ def extract_publication(root: Element, fetched_url: str, crawled_at: str | None 
     page = Layout(root, fetched_url, head.description or head.og_description)
     eyebrow = _eyebrow(page)
     names = _author_names(block, page)
+    sources = _source_lines(page)  # "Source: ..." lines: the outlet, or the image credit
     item = Publication(
         url=_canonical_url(head, fetched_url),
         fetched_url=fetched_url,
@@ -60,8 +61,8 @@ def extract_publication(root: Element, fetched_url: str, crawled_at: str | None 
         blog=block.text("blog") or _blog_from_path(fetched_url) or _first_mapped(eyebrow, BLOGS),
         authors=_authors(names, page, fetched_url),
         published_date=iso_date(head.published_time) or _visible_date(page),
-        source=_outlet(page),
-        image=_image(head, page, fetched_url),
+        source=_outlet(page, sources),
+        image=_image(head, page, fetched_url, sources),
         primary_center=block.text("primaryCenter") if "primaryCenter" in block.values else _eyebrow_center(eyebrow),
         crawled_at=crawled_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
@@ -204,18 +205,17 @@ def _visible_date(page: Layout) -> str | None:
 
 def _source_lines(page: Layout) -> list[tuple[Element, str]]:
     lines = []
-    for el in page.iter_content():
-        own = page.own(el)
-        if own and SOURCE_LINE.match(own) and not page.in_fenced_section(el):
+    for el, own in page.texts.items():  # the content's own texts, in document order
+        if SOURCE_LINE.match(own) and not page.in_fenced_section(el):
             text = SOURCE_LINE.sub("", element_text(el)).strip()
             if text and len(text) < 200:
                 lines.append((el, text))
     return lines
 
 
-def _outlet(page: Layout) -> str | None:
+def _outlet(page: Layout, sources: list[tuple[Element, str]]) -> str | None:
     anchor = page.dateline if page.dateline is not None else page.h1
-    for el, text in _source_lines(page):
+    for el, text in sources:
         in_figure = any(tag(a) in ("figure", "figcaption") for a in (el, *ancestors(el)))
         if not in_figure and page.pos(el) > page.pos(anchor) and page.in_header_zone(el):
             return text
@@ -225,7 +225,7 @@ def _outlet(page: Layout) -> str | None:
     return None
 
 
-def _image(head: HeadMeta, page: Layout, base_url: str) -> Image | None:
+def _image(head: HeadMeta, page: Layout, base_url: str, sources: list[tuple[Element, str]]) -> Image | None:
     hero = _hero(page)
     src = head.og_image or (hero.get("src") if hero is not None else None)
     url = normalize_url(src, base_url) if src else None
@@ -237,7 +237,7 @@ def _image(head: HeadMeta, page: Layout, base_url: str) -> Image | None:
     if caption is not None:
         credit = SOURCE_LINE.sub("", element_text(caption)).strip() or None
     if credit is None:
-        credit = next((text for el, text in _source_lines(page) if page.pos(el) < page.start), None)
+        credit = next((text for el, text in sources if page.pos(el) < page.start), None)
     return {"url": url, "credit": credit}
 
 
