@@ -16,7 +16,7 @@ import orjson
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from .records import fields, json_bytes
+from .records import fields, json_bytes, plain_record
 
 logger = logging.getLogger(__name__)
 
@@ -137,12 +137,15 @@ def item_line(item: Any) -> bytes:
     and json, as before. The bytes differ from json's only for values json spells
     otherwise or cannot write: some floats (1e-7, json 1e-07), NaN and Infinity
     (null, which unlike json's output is JSON), an Enum or a UUID (its value; json
-    raises).
+    raises), and an `orjson.Fragment`, whose bytes orjson writes as they are.
     """
     try:
         return orjson.dumps(fields(item), default=_refuse, option=_ITEM_LINE)
     except orjson.JSONEncodeError:
-        return encode_line(ItemAdapter(item).asdict())
+        # As before this shortcut: plain values (nested deeper than orjson goes, say) to json
+        # as they are, anything else through ItemAdapter's copy.
+        record = plain_record(item)
+        return encode_line(record if record is not None else ItemAdapter(item).asdict(), plain=record is not None)
 
 
 def _complete_lines(path: Path) -> int:

@@ -158,3 +158,14 @@ def test_item_line_fails_on_a_lone_surrogate_as_json_did():
 
     with pytest.raises(UnicodeEncodeError):
         item_line(publication(title="\ud800"))
+
+
+def test_item_line_writes_values_nested_deeper_than_orjson_goes_as_json_does():
+    from carnegie_crawler.records import fields
+    from tests.components.test_pipelines import publication
+
+    nested: Any = "leaf"
+    for _ in range(600):  # orjson stops at 255 levels; ItemAdapter's copy would overflow the stack
+        nested = [nested]
+    item = publication(topics=nested)
+    assert item_line(item) == json_line(fields(item))
