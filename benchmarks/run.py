@@ -8,7 +8,8 @@ from a separate process on 127.0.0.1 (`benchmarks/serve.py`), and measures:
 1. full crawl: `scrapy crawl commentary` with every pipeline and the writer, politeness
    off; pages/s and the child's own peak RSS (from `os.wait4`, via `peak.py`);
 2. ceiling: a bare Scrapy spider following the same card links (`ceiling_spider.py`);
-   the two take turns, CRAWL_TURNS runs each, and each side's fastest run counts;
+   the two take turns, CRAWL_TURNS runs each; the ratio is the median over the turns of
+   each turn's full crawl against the ceiling run just before it (the best runs' ratio too);
 3. extraction cost per page: ours against `trafilatura.extract(..., with_metadata=True)`;
 4. pipelines alone (validation, dedupe, writer): items/s;
 5. re-run: an incremental second crawl of the unchanged mirror with the same state file;
@@ -437,7 +438,8 @@ def measure(n: int, args: argparse.Namespace, tmp: Path, notes: list[str]) -> li
     fulls: list[Crawl] = []
     with served(m.root) as (base, server_pid):
         # Taking turns, the same number of runs each: a machine that slows down for a while
-        # (a shared 2-core box does) costs both alike, and each side's best run counts.
+        # (a shared 2-core box does) costs both alike. Each turn's two runs are back to back,
+        # so their ratio compares like with like; the median of the turns' ratios counts.
         for turn in range(CRAWL_TURNS):
             log(f"ceiling {turn + 1}/{CRAWL_TURNS}: bare Scrapy spider")
             ceilings.append(ceiling_crawl(base, m.start_paths, tmp / f"ceiling-{turn}", server_pid, c))
@@ -483,13 +485,19 @@ def measure(n: int, args: argparse.Namespace, tmp: Path, notes: list[str]) -> li
         if crawl.items != n:
             notes.append(f"full crawl emitted {crawl.items:,} items for {n:,} pages")
 
-    ratio = full.rate / ceiling.rate if ceiling.rate else 0.0
+    # One fast or slow spell moves one run: the best full run against the best ceiling run
+    # compares two different minutes, a turn's two runs the same one.
+    turn_ratios = [f.rate / c.rate if c.rate else 0.0 for c, f in zip(ceilings, fulls, strict=True)]
+    ratio = statistics.median(turn_ratios)
+    best_ratio = full.rate / ceiling.rate if ceiling.rate else 0.0
     runs = ", ".join(f"{crawl.rate:,.1f}" for crawl in fulls)
     figure = f"{full.rate:,.1f} pages/s (runs: {runs}), peak RSS {first.peak_rss_mb:,.0f} MB"
     rows.append(("1 full crawl", figure, "", None))
     runs = ", ".join(f"{crawl.rate:,.1f}" for crawl in ceilings)
     rows.append(("2 ceiling (bare Scrapy)", f"{ceiling.rate:,.1f} pages/s (runs: {runs})", "", None))
-    rows.append(("  full / ceiling", f"{ratio:.2f}×", f"≥ {TARGETS['ratio']:.2f}×", ratio >= TARGETS["ratio"]))
+    turns = ", ".join(f"{r:.2f}" for r in turn_ratios)
+    figure = f"{ratio:.2f}×, median of turns ({turns}); best runs {best_ratio:.2f}×"
+    rows.append(("  full / ceiling", figure, f"≥ {TARGETS['ratio']:.2f}×", ratio >= TARGETS["ratio"]))
 
     ours_med = statistics.median(ours_us)
     rows.append(("3 extraction, ours", f"median {ours_med:,.0f} µs, p95 {p95(ours_us):,.0f} µs", "", None))
