@@ -16,18 +16,17 @@ SITE_HOST = "carnegieendowment.org"
 CENTERS = ("middle-east", "russia-eurasia", "india", "europe", "china")
 LANGUAGES = ("en", "ar", "ru", "zh", "fr")
 _PLAIN = re.compile(r"[A-Za-z0-9/._~-]*")
+# A plain absolute URL: a plain host, a path with nothing to escape, no query but `?lang=`,
+# maybe a fragment. Normalising one (without a port) only folds the host and drops the
+# fragment; the key path of one without a fragment is its path as it stands (a "//" in it
+# is left to urlsplit, which would read a host there).
+# Groups: scheme, host, port, path, query, lang, fragment.
+_SIMPLE_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+)(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?(\?(?:lang=([A-Za-z0-9._~-]*))?)?(#.*)?", re.DOTALL
+)
+_ABSOLUTE = re.compile(r"https?://[^/?#\s]")  # with a host: joining it to the page changes nothing
 # A link to a plain path on the page's own host, at most `?lang=`, maybe a fragment:
 # what joining and normalising would give is the page's origin and that path.
-# The usual canonical URL: a plain host, a path with nothing to escape, no query but
-# `?lang=`, no fragment. Its key path is its path as it stands (a "//" in it is left to
-# urlsplit, which would read a host there).
-_SIMPLE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(/[A-Za-z0-9._~/-]*|)(?:\?(?:lang=[A-Za-z0-9_-]*)?)?")
-_ABSOLUTE = re.compile(r"https?://[^/?#\s]")  # with a host: joining it to the page changes nothing
-# An absolute link with a plain host (no port), a plain path, at most `?lang=`, maybe a
-# fragment: normalising it only folds the host and drops the fragment.
-_SIMPLE_ABSOLUTE = re.compile(
-    r"(https?)://([A-Za-z0-9.-]+)(/[A-Za-z0-9._~/-]*)?(?:\?lang=([A-Za-z0-9._~-]*))?(?:#.*)?", re.DOTALL
-)
 _SITE_PATH = re.compile(r"(/(?!/)[A-Za-z0-9._~/-]*)(?:\?lang=([A-Za-z0-9._~-]*))?(?:#.*)?", re.DOTALL)
 _DROP_PARAMS = re.compile(r"^(utm_.*|center)$", re.IGNORECASE)
 _LANG_PREFIX = re.compile(r"^/(?:{})(?=/)".format("|".join(LANGUAGES)))
@@ -62,9 +61,9 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     skip the general case, which is cached per (link, page) and so rarely hits; plain
     absolute ones skip the cache too.
     """
-    if (simple := _SIMPLE_ABSOLUTE.fullmatch(url)) and "/." not in url:
+    if (simple := _SIMPLE_URL.fullmatch(url)) and simple[3] is None and "/." not in url:
         # Card links on other pages' cards: pages seen once, so a cache would rarely hit.
-        scheme, host, path, lang = simple.groups()
+        scheme, host, _, path, _, lang, _ = simple.groups()
         host = host.lower().rstrip(".")
         if is_site_host(host):
             scheme, host = "https", SITE_HOST
@@ -149,8 +148,8 @@ def fold_prefixes(path: str) -> str:
 def key_path(url: str) -> str:
     """The URL without host and `lang` parameter, its language and center prefixes folded."""
     simple = _SIMPLE_URL.fullmatch(url)
-    if simple and "//" not in simple[1]:
-        return fold_prefixes(simple[1])  # what key_path_by_parts gives, for a tenth of the cost
+    if simple and simple[7] is None and "//" not in (path := simple[4] or ""):
+        return fold_prefixes(path)  # what key_path_by_parts gives, for a tenth of the cost
     return key_path_by_parts(url)
 
 
