@@ -1,9 +1,9 @@
 """An item's fields as a JSON record, without the cost of a deep copy when none is needed.
 
 `ItemAdapter(item).asdict()` copies every nested dict and list, checking each value
-against every item type itemadapter knows: about 140 µs for a publication, twice per
-item (validation, writer). When every nested value is already plain JSON, a shallow
-dict of the fields is equal to that copy, and the pipelines only read it.
+against every item type itemadapter knows: about 140 µs for a publication. When every
+nested value is already plain JSON, a shallow dict of the fields is equal to that copy,
+and the pipelines only read it.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def is_plain(value: Any) -> bool:
 
     Exact types, no subclasses: for these, `asdict()` is a plain copy, and jsonschema-rs
     and orjson read them exactly as python-jsonschema and json do. Floats are left out
-    on purpose: orjson prints some of them differently from json (1e-7 for 1e-07, null for NaN), and a
-    tuple is an array to jsonschema-rs but not to python-jsonschema.
+    on purpose: orjson prints some of them differently from json (1e-7 for 1e-07, null
+    for NaN), and a tuple is an array to jsonschema-rs but not to python-jsonschema.
     """
     kind = type(value)
     if kind is dict:
@@ -49,7 +49,7 @@ def is_plain(value: Any) -> bool:
         return True
     if not kinds <= _PLAIN:
         return False
-    for v in values:  # noqa: SIM110 - a loop, not all(<generator>): measurably faster, and this runs twice per item
+    for v in values:  # noqa: SIM110 - a loop, not all(<generator>): measurably faster, on every item
         if type(v) in _NESTED and not is_plain(v):
             return False
     return True
