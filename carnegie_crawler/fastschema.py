@@ -22,6 +22,7 @@ dropped, with jsonschema-rs's errors (`describe`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
@@ -106,6 +107,9 @@ class PythonPattern:
 
 
 def python_format(checker: FormatChecker, name: str) -> Any:
+    # Cached: the same values recur (every item fetched in one second has the same
+    # crawled_at, and many share a published_date), and a check is a call back into Python.
+    @functools.lru_cache(maxsize=1024)
     def conforms(value: str) -> bool:
         try:
             return checker.conforms(value, name)

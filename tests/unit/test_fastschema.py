@@ -287,3 +287,15 @@ def test_pattern_properties_are_rewritten_or_left_to_python_jsonschema(caplog):
         assert rs.is_valid(instance) == python_says(schema, instance), instance
     assert fast_validator({"patternProperties": {"^\\w$": {}}}, CHECKER) is None
     assert "validating with python-jsonschema alone" in caplog.text
+
+
+def test_format_verdicts_stay_the_same_when_values_recur():
+    # The Python format checks are cached per value: a repeat must get the verdict of the first.
+    validator = RecordValidator(load_schema())
+    good = valid_record() | {"published_date": "2024-02-29", "crawled_at": "2026-01-02T03:04:05Z"}
+    bad = valid_record() | {"published_date": "2023-02-29", "crawled_at": "2026-01-02T03:04:60Z"}
+    for _ in range(3):
+        assert validator.is_valid(good)
+        assert not validator.is_valid(bad)
+        assert not validator.is_valid(good | {"crawled_at": bad["crawled_at"]})
+        assert not validator.is_valid(good | {"published_date": bad["published_date"]})
