@@ -19,39 +19,72 @@ logger = logging.getLogger(__name__)
 # Keys that identify the site's metadata block among other JSON scripts.
 _BLOCK_KEYS = frozenset({"authors", "type", "centers", "primaryCenter", "topics", "regions", "programs"})
 _MAX_BLOCK_CHARS = 1_000_000
+# The keys extraction reads, by the type SITE.md documents; a value of another type is dropped,
+# so the field is read from the page as if the key were missing.
+_TEXT_KEYS = ("type", "blog", "primaryCenter")
+_LIST_KEYS = ("authors", "centers", "collections", "programs", "projects", "regions", "topics")
 
 
 @dataclass
 class MetadataBlock:
-    """The metadata block, with every value coerced to the type SITE.md documents."""
+    """The metadata block: values of the documented type only, and the keys whose value was not."""
 
     present: bool = False
     malformed: bool = False
     values: dict[str, Any] = field(default_factory=dict)
+    wrong_typed: list[str] = field(default_factory=list)
 
     def text(self, key: str) -> str | None:
         value = self.values.get(key)
-        if isinstance(value, list):
-            value = next((v for v in value if isinstance(v, str) and v.strip()), None)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
         return html_to_text(value) or None if isinstance(value, str) else None
 
     def labels(self, key: str) -> list[str]:
-        """A list value; a bare string counts as a one-element list (never split on commas)."""
+        """A list value's names (strings, or objects with a name or title), once each."""
         value = self.values.get(key)
-        if isinstance(value, str):
-            value = [value]
         if not isinstance(value, list):
             return []
         out: list[str] = []
         for entry in value:
-            if isinstance(entry, dict):
-                entry = entry.get("name") or entry.get("title")
-            text = html_to_text(entry) if isinstance(entry, str) else ""
+            label = _label(entry)
+            text = html_to_text(label) if label is not None else ""
             if text and text not in out:
                 out.append(text)
         return out
+
+
+def wrong_typed_keys(values: dict[str, Any]) -> list[str]:
+    """The keys extraction reads whose value is not of the documented type, in the block's order.
+
+    Empty strings and lists mean "none" whatever the key (SITE.md), and so does null:
+    none of them is wrong. A string for a list is wrong even when it could be read as
+    one name: "A, B" may be two names or "Thomas Graham, Jr.", and only the page can tell.
+    """
+    return [
+        key
+        for key, value in values.items()
+        if (key in _TEXT_KEYS and not _is_text(value)) or (key in _LIST_KEYS and not _is_list(value))
+    ]
+
+
+def _is_none(value: Any) -> bool:
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or _is_none(value)
+
+
+def _is_list(value: Any) -> bool:
+    """A list of strings or `{name|title: string}` objects; a list with some junk in it still counts."""
+    if _is_none(value):
+        return True
+    return isinstance(value, list) and any(_label(entry) is not None for entry in value)
+
+
+def _label(entry: Any) -> str | None:
+    if isinstance(entry, dict):
+        entry = entry.get("name") or entry.get("title")
+    return entry if isinstance(entry, str) else None
 
 
 def read_metadata_block(root: Element) -> MetadataBlock:
@@ -75,7 +108,9 @@ def read_metadata_block(root: Element) -> MetadataBlock:
         if score > best_score:
             best, best_score = _scrub(data), score
     if best is not None and best_score >= 2:
-        return MetadataBlock(present=True, values=best)
+        wrong = wrong_typed_keys(best)
+        values = {key: value for key, value in best.items() if key not in wrong}
+        return MetadataBlock(present=True, values=values, wrong_typed=wrong)
     return MetadataBlock(malformed=malformed)
 
 

@@ -6,6 +6,7 @@ the page shows (found by semantics and text, class names never).
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -14,12 +15,13 @@ from lxml.etree import _Element as Element
 from scrapy.http import TextResponse
 
 from ..items import Author, Image, Publication, compute_content_hash
-from ..urls import fold_path, normalize_url, query_param
+from ..urls import normalize_url, query_param
 from . import authors as people
 from .body import body_blocks
 from .dates import iso_date, parse_printed_date
 from .decoding import parse_html, redecode
 from .layout import Layout
+from .links import Rebase, canonical_rebase, canonical_url, rebased
 from .metadata import HeadMeta, MetadataBlock, read_head, read_metadata_block
 from .sections import card_links
 from .text import ancestors, clean, element_text, tag
@@ -30,14 +32,24 @@ _MAX_EYEBROW = 80
 _MAX_DATE_LINE = 60
 _SITE_CHROME = frozenset({"nav", "footer", "form", "dialog", "button"})
 _TAXONOMY = ("centers", "programs", "projects", "collections", "regions", "topics")
+logger = logging.getLogger(__package__)  # "carnegie_crawler.extraction": one logger for what extraction reports
 
 
 def extract_from_response(response: TextResponse) -> Publication:
+    return extract_with_report(response)[0]
+
+
+def extract_with_report(response: TextResponse) -> tuple[Publication, list[str]]:
+    """The page's `Publication`, and the metadata block's wrong-typed keys (read from the page instead).
+
+    The keys are the block's own (`authors`, `topics`, `primaryCenter`, ...), for a stat
+    such as `carnegie/extraction/wrong_typed/<key>`; they are logged here already.
+    """
     text = redecode(response)
     # Parsed here rather than through `response.selector`: the same tree, without a Selector
     # and a Python class lookup for every element. NULs go, as parsel drops them.
     root = parse_html((response.text if text is None else text).replace("\x00", ""))
-    return extract_publication(root, response.url)
+    return _extract(root, response.url)
 
 
 def extract_from_html(html: str | bytes, url: str) -> Publication:
@@ -45,24 +57,36 @@ def extract_from_html(html: str | bytes, url: str) -> Publication:
 
 
 def extract_publication(root: Element, fetched_url: str, crawled_at: str | None = None) -> Publication:
+    return _extract(root, fetched_url, crawled_at)[0]
+
+
+def _extract(root: Element, fetched_url: str, crawled_at: str | None = None) -> tuple[Publication, list[str]]:
     head = read_head(root)
     block = read_metadata_block(root)
+    if block.wrong_typed:
+        logger.warning(
+            "Metadata block of %s has wrong-typed field(s) %s: read from the page instead",
+            fetched_url,
+            ", ".join(block.wrong_typed),
+        )
     page = Layout(root, fetched_url, head.description or head.og_description)
     eyebrow = _eyebrow(page)
     names = _author_names(block, page)
     sources = _source_lines(page)  # "Source: ..." lines: the outlet, or the image credit
+    url = canonical_url(head.canonical, fetched_url)
+    rebase = canonical_rebase(fetched_url, url)  # links in the item name the canonical site, not a mirror
     item = Publication(
-        url=_canonical_url(head, fetched_url),
+        url=url,
         fetched_url=fetched_url,
         language=_language(head, fetched_url),
         content_type=block.text("type") or _first_mapped(eyebrow, TYPE_LABELS),
         title=_strip_site_name(head.og_title) or _h1_title(page) or _strip_site_name(head.title),
         subtitle=head.description or head.og_description or _visible_dek(page),
         blog=block.text("blog") or _blog_from_path(fetched_url) or _first_mapped(eyebrow, BLOGS),
-        authors=_authors(names, page, fetched_url),
+        authors=_authors(names, page, fetched_url, rebase),
         published_date=iso_date(head.published_time) or _visible_date(page),
         source=_outlet(page, sources),
-        image=_image(head, page, fetched_url, sources),
+        image=_image(head, page, fetched_url, sources, rebase),
         primary_center=block.text("primaryCenter") if "primaryCenter" in block.values else _eyebrow_center(eyebrow),
         crawled_at=crawled_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
@@ -72,18 +96,11 @@ def extract_publication(root: Element, fetched_url: str, crawled_at: str | None 
     # Paragraphs are whitespace-folded and joined by blank lines: counting separators is `len(body.split())`.
     item.word_count = item.body.count(" ") + item.body.count("\n\n") + 1 if item.body else 0
     item.related = {
-        "recent_work": card_links(page.scopes["recent"], fetched_url),
-        "more_work": card_links(page.scopes["more"], fetched_url),
+        "recent_work": rebased(card_links(page.scopes["recent"], fetched_url), rebase),
+        "more_work": rebased(card_links(page.scopes["more"], fetched_url), rebase),
     }
     item.content_hash = compute_content_hash(item)
-    return item
-
-
-def _canonical_url(head: HeadMeta, fetched_url: str) -> str:
-    if head.canonical and (url := normalize_url(head.canonical, fetched_url)):
-        return url
-    normalized = normalize_url(fetched_url)
-    return fold_path(normalized) if normalized else fetched_url
+    return item, block.wrong_typed
 
 
 def _language(head: HeadMeta, fetched_url: str) -> str | None:
@@ -154,11 +171,12 @@ def _author_names(block: MetadataBlock, page: Layout) -> list[str]:
     return people.byline_names(page.byline) if page.byline is not None else []
 
 
-def _authors(names: list[str], page: Layout, base_url: str) -> list[Author]:
+def _authors(names: list[str], page: Layout, base_url: str, rebase: Rebase) -> list[Author]:
     about = page.scopes["about"]
     sources = ([page.byline] if page.byline is not None else []) + about
     roles = people.card_roles(about, names, cards=page.scopes["recent"], text=page.text)
-    return people.build_authors(names, people.people_links(sources, base_url), roles)
+    links = {name: rebase(url) for name, url in people.people_links(sources, base_url).items()}
+    return people.build_authors(names, links, roles)
 
 
 def _visible_dek(page: Layout) -> str | None:
@@ -225,10 +243,12 @@ def _outlet(page: Layout, sources: list[tuple[Element, str]]) -> str | None:
     return None
 
 
-def _image(head: HeadMeta, page: Layout, base_url: str, sources: list[tuple[Element, str]]) -> Image | None:
+def _image(
+    head: HeadMeta, page: Layout, base_url: str, sources: list[tuple[Element, str]], rebase: Rebase
+) -> Image | None:
     hero = _hero(page)
     src = head.og_image or (hero.get("src") if hero is not None else None)
-    url = normalize_url(src, base_url) if src else None
+    url = rebase(found) if src and (found := normalize_url(src, base_url)) else None
     if not url:
         return None
     credit = None
