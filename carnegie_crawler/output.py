@@ -1,20 +1,18 @@
-"""JSON Lines files that appear at their final path only once complete.
+"""JSON Lines files that appear at their final path only once the run publishes them.
 
-Lines go to `<path>.part`, each written in one call and flushed, so a crash
-leaves only whole lines there; `commit()` renames the file into place.
+Lines go to a part file, each written whole and unbuffered, so a crash leaves
+only whole lines there; `publish()` renames the file into place.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 from itemadapter import ItemAdapter
-from scrapy.crawler import Crawler
 
 from .records import fields, json_bytes, plain_record
 
@@ -22,62 +20,32 @@ logger = logging.getLogger(__name__)
 
 
 class OutputError(Exception):
-    """An output path cannot be used; the message names the path and the reason."""
-
-
-def run_time(crawler: Crawler) -> str:
-    """The run's start time as used in `%(time)s`, the same for every file of one run."""
-    stamp = getattr(crawler, "_carnegie_run_time", None)
-    if stamp is None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
-        crawler._carnegie_run_time = stamp  # type: ignore[attr-defined]
-    return str(stamp)
-
-
-def render_path(template: str, crawler: Crawler, spider_name: str) -> Path:
-    try:
-        return Path(template % {"time": run_time(crawler), "name": spider_name})
-    except (KeyError, ValueError, TypeError) as exc:
-        raise OutputError(f"bad output path template {template!r}: {exc}") from None
-
-
-def check_writable(path: Path) -> None:
-    """Fail early, before any request, if *path* cannot be written."""
-    if path.is_dir():
-        raise OutputError(f"output path {path} is a directory")
-    directory = path.parent
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create directory {directory}: {exc.strerror or exc}") from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError(f"directory {directory} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OutputError(f"output file {path} is not writable")
+    """An output file cannot be written; the message names the path and the reason."""
 
 
 class JsonLinesFile:
-    def __init__(self, path: Path) -> None:
+    """Lines go to *part* (unique per run), and the file moves to *path* when published.
+
+    A line is either whole in the part file or absent: a short write (a full disk)
+    is retried for the rest, and a failed one is cut back off, so `lines` always
+    equals the whole lines in the file.
+    """
+
+    def __init__(self, path: Path, part: Path | None = None) -> None:
         self.path = path
-        self.part = path.with_name(path.name + ".part")
+        self.part = part or path.with_name(path.name + ".part")
         self.lines = 0
         self._fh: Any = None
 
     def open(self, resume: bool = False) -> None:
-        """Start the `.part` file; with *resume*, append to the one a paused run left."""
-        check_writable(self.path)
-        if resume and self.part.exists():
-            self.lines = _complete_lines(self.part)
-            mode = "ab"
-        else:
-            if self.part.exists():
-                # Left by a run that crashed: keep its lines, never overwrite them.
-                stale = self.part.with_name(f"{self.part.name}.{datetime.now(UTC):%Y%m%dT%H%M%S}")
-                self.part.rename(stale)
-                logger.warning("Moved leftover partial output %s to %s", self.part, stale)
-            mode = "xb"
+        """Start the part file; with *resume*, append to the one a paused run left."""
         try:
-            self._fh = open(self.part, mode, buffering=0)  # noqa: SIM115 - closed in commit()/close()
+            self.part.parent.mkdir(parents=True, exist_ok=True)
+            if resume and self.part.exists():
+                self.lines = _complete_lines(self.part)
+                self._fh = open(self.part, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+            else:
+                self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - never another run's file
         except OSError as exc:
             raise OutputError(f"cannot open {self.part}: {exc.strerror or exc}") from None
 
@@ -90,23 +58,40 @@ class JsonLinesFile:
         self.write_line(encode_line(record, plain))
 
     def write_line(self, line: bytes) -> None:
-        """Append one encoded line (`item_line`, `encode_line`), in one call."""
-        self._fh.write(line)
+        """Append one encoded line (`item_line`, `encode_line`) whole, or raise OSError and leave none of it."""
+        fd = self._fh.fileno()
+        start = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(line)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError:
+            os.ftruncate(fd, start)  # cut the torn line; the lines before it stay
+            raise
         self.lines += 1
 
-    def commit(self) -> Path:
-        """Make the lines durable and move the file to its final path."""
+    def close(self) -> None:
+        """Stop writing and make the lines durable, leaving the part file where it is."""
+        if self._fh is not None:
+            try:
+                os.fsync(self._fh.fileno())
+            finally:
+                self._fh.close()
+                self._fh = None
+
+    def publish(self) -> Path:
+        """Move the closed part file to its final path, durably."""
         self.close()
         os.replace(self.part, self.path)
         _fsync_dir(self.path.parent)
         return self.path
 
-    def close(self) -> None:
-        """Stop writing and make the lines durable, leaving the `.part` file where it is."""
-        if self._fh is not None:
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
+    def unpublish(self) -> None:
+        """Undo `publish` when a later step of the run's end fails."""
+        if self.path.exists() and not self.part.exists():
+            os.replace(self.path, self.part)
+            _fsync_dir(self.path.parent)
 
 
 def encode_line(record: dict[str, Any], plain: bool = False) -> bytes:

@@ -46,7 +46,13 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 # Redirect targets get the same URL normalisation as card links.
-DOWNLOADER_MIDDLEWARES = {"carnegie_crawler.middlewares.NormalizeUrlMiddleware": 50}
+DOWNLOADER_MIDDLEWARES = {
+    "carnegie_crawler.middlewares.NormalizeUrlMiddleware": 50,
+    # Scrapy's own gives the rules only to the first request waiting on robots.txt, and reads a
+    # robots.txt that answers 5xx as allow-all; ours fixes both (carnegie_crawler/robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "carnegie_crawler.robots.RobotsTxtMiddleware": 100,
+}
 
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = "INFO"
@@ -59,27 +65,24 @@ ITEM_PIPELINES = {
     "carnegie_crawler.pipelines.dedupe.DedupePipeline": 200,
     "carnegie_crawler.pipelines.changes.ChangesPipeline": 300,
     "carnegie_crawler.pipelines.writer.JsonLinesWriterPipeline": 900,
-    "carnegie_crawler.pipelines.record.StatePipeline": 950,
 }
-# Cross-run state first; the finalizer publishes output, then commits state, then the manifest.
 EXTENSIONS = {
-    "carnegie_crawler.extensions.state.CrawlState": 100,
-    "carnegie_crawler.extensions.finalizer.RunFinalizer": 200,
-    # An unreachable robots.txt is logged as one warning line, not a traceback.
-    "carnegie_crawler.extensions.onelinelogs.OneLineNetworkErrors": 300,
+    # Owns the run from start to exit: id, lock, output, state, manifest, exit status (docs/runs.md).
+    "carnegie_crawler.run.owner.RunOwner": 100,
     "carnegie_crawler.extensions.workers.ExtractionWorkers": 400,
 }
-# Pages are parsed and read in this many worker processes, so the crawl's own process (one core:
-# Scrapy is single-threaded) only fetches and follows links. 0: extract in the crawl's process.
-CARNEGIE_EXTRACT_WORKERS = 1
+# Worker processes that parse pages, for fast mirror crawls; a polite crawl (one page a second)
+# spends 2-3 ms per page on extraction, so by default pages are extracted in the crawl's process.
+CARNEGIE_EXTRACT_WORKERS = 0
 # Feed exports (-o/-O) keep non-ASCII text readable, like our own writer.
 FEED_EXPORT_ENCODING = "utf-8"
 
-# Where the dataset goes: one JSON object per line, renamed into place at close.
-# %(time)s is the run's start time (UTC), %(name)s the spider name. Empty: off.
-CARNEGIE_OUTPUT = "data/%(name)s-%(time)s.jsonl"
-# Items that fail the schema, with their reasons, so nothing is lost silently.
-CARNEGIE_REJECTS = "data/%(name)s-%(time)s.rejects.jsonl"
+# Where the dataset goes: one JSON object per line, renamed into place when a healthy run ends.
+# %(run_id)s is unique per run (spider name, start time in UTC, random suffix); %(time)s and
+# %(name)s are the start time and spider name alone. Empty: off.
+CARNEGIE_OUTPUT = "data/%(run_id)s.jsonl"
+# Items that fail the schema, with their reasons, so nothing is lost silently. Kept out of data/*.jsonl.
+CARNEGIE_REJECTS = "data/rejects/%(run_id)s.jsonl"
 # The JSON Schema every item is validated against (empty: the bundled schema).
 CARNEGIE_SCHEMA = ""
 
@@ -90,12 +93,18 @@ CARNEGIE_STATE = "data/state.sqlite3"
 CARNEGIE_INCREMENTAL = False
 # In incremental runs, a known document is fetched again (conditionally) after this many days.
 CARNEGIE_REFRESH_DAYS = 7
+# A second run on the same state file waits this many seconds for the first, then exits 3.
+CARNEGIE_LOCK_TIMEOUT = 60
+# Cards followed from one page: a real page lists a dozen; a trap page could list 50,000.
+CARNEGIE_MAX_CARDS_PER_PAGE = 200
 # The run manifest; empty: next to the output, as <output>.manifest.json.
 CARNEGIE_MANIFEST = ""
 # Health: the run fails (non-zero exit) when more items than this share are invalid...
 CARNEGIE_MAX_INVALID_RATIO = 0.05
 # ...or when a field is filled in fewer items than this (date, authors, body: non-stub types only).
 CARNEGIE_MIN_COVERAGE = {"title": 1.0, "published_date": 0.9, "authors": 0.8, "body": 0.9}
+# Coverage is judged only from this many items on: a share of three items says nothing.
+CARNEGIE_COVERAGE_MIN_ITEMS = 20
 # Types whose pages are stubs (no author or a one-line body) by nature.
 CARNEGIE_STUB_TYPES = ["legacyinthemedia", "pressRelease"]
 # A one-line progress status (pages, items, rates) at INFO level, every minute.

@@ -60,3 +60,10 @@ def page_item(name: str) -> Any:
     request = Request(expected["fetched_url"], meta={"redirect_urls": expected.get("_redirect_urls", [])})
     response = HtmlResponse(url=expected["fetched_url"], body=(PAGES / f"{name}.html").read_bytes(), request=request)
     return extract_from_response(response)
+
+
+def project_settings(**overrides: Any) -> dict[str, Any]:
+    """The project's settings.py as a dict (what `scrapy crawl` reads), with *overrides*."""
+    from carnegie_crawler import settings
+
+    return {name: getattr(settings, name) for name in dir(settings) if name.isupper()} | overrides

@@ -1,12 +1,7 @@
-"""`scrapy crawl`, with the project's checks before the first request.
+"""`scrapy crawl`, with the project's checks before the first request and an exit status that tells the truth.
 
-A bad argument, an unwritable output path, a broken schema or a corrupt state
-file ends the run with one line on stderr and exit status 2, instead of a
-traceback. The checks run in `process_options`, before Scrapy starts logging,
-so that line is all the user sees.
-
-After the crawl, the exit status follows the run's health verdict: 0 when
-healthy, 1 with a one-line reason at the end of the log otherwise.
+Exit statuses (README, "Exit codes"): 0 healthy and published, 1 unhealthy or
+failed, 2 bad input, 3 locked by another run, 4 paused (JOBDIR, resumable).
 """
 
 from __future__ import annotations
@@ -17,7 +12,8 @@ import sys
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
-from ..preflight import exit_status, preflight
+from ..run.cli import fail, preflight, run_crawler
+from ..run.owner import EXIT_BAD_INPUT
 
 
 class Command(ScrapyCrawlCommand):
@@ -25,19 +21,19 @@ class Command(ScrapyCrawlCommand):
         super().process_options(args, opts)
         if len(args) != 1 or self.settings is None:
             return  # Scrapy's own usage message follows
+        loader = get_spider_loader(self.settings)
         try:
-            spider_cls = get_spider_loader(self.settings).load(args[0])
+            spider_cls = loader.load(args[0])
         except KeyError:
-            return  # Scrapy's own "Spider not found" follows
+            known = ", ".join(sorted(loader.list())) or "none"
+            print(f"Error: no spider named {args[0]!r} (spiders: {known})", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
         if problem := preflight(spider_cls, opts.spargs, self.settings):
-            print(f"Error: {problem}", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(fail(problem))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1 or self.crawler_process is None:
             super().run(args, opts)
             return
         crawler = self._create_crawler(args[0])
-        self.crawler_process.crawl(crawler, **opts.spargs)
-        self.crawler_process.start()
-        self.exitcode = 1 if self.crawler_process.bootstrap_failed else exit_status(crawler)
+        self.exitcode = run_crawler(self.crawler_process, crawler, opts.spargs)

@@ -10,7 +10,7 @@ from pathlib import Path
 from scrapy.commands import BaseRunSpiderCommand
 
 from ..devserver import SiteServer
-from ..preflight import exit_status, preflight
+from ..run.cli import fail, preflight, run_crawler
 from ..spiders.commentary import CommentarySpider
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "tests" / "site"
@@ -46,13 +46,10 @@ class Command(BaseRunSpiderCommand):
             settings = self.settings.copy()
             settings.setdict(DEMO_SETTINGS, priority="spider")
             if problem := preflight(CommentarySpider, {"start_urls": start_urls}, settings):
-                print(f"Error: {problem}", file=sys.stderr)
-                self.exitcode = 2
+                self.exitcode = fail(problem)
                 return
             print(f"Serving the demo site at {server.base_url}; crawling {len(start_paths)} start page(s)")
             # Spider-level settings: above the project's, below `-s` on the command line.
             demo_spider = type("DemoCommentarySpider", (CommentarySpider,), {"custom_settings": DEMO_SETTINGS})
             crawler = self.crawler_process.create_crawler(demo_spider)
-            self.crawler_process.crawl(crawler, start_urls=start_urls)
-            self.crawler_process.start()
-        self.exitcode = 1 if self.crawler_process.bootstrap_failed else exit_status(crawler)
+            self.exitcode = run_crawler(self.crawler_process, crawler, {"start_urls": start_urls})

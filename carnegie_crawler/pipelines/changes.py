@@ -1,8 +1,4 @@
-"""What changed since the last run: set `crawl_status`, and in incremental runs emit only changes.
-
-Also applies the spider's `since` argument: only documents published on or
-after that date are emitted.
-"""
+"""What changed since the last run: set `crawl_status`, and in incremental runs emit only changes."""
 
 from __future__ import annotations
 
@@ -10,32 +6,29 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import DropItem, NotConfigured
 
-from ..extensions.state import CrawlState
+from ..run.owner import RunOwner, owner_of
 
 
 class ChangesPipeline:
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, run: RunOwner) -> None:
         self.crawler = crawler
+        self.run = run
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ChangesPipeline:
-        return cls(crawler)
+        run = owner_of(crawler)
+        if run is None or run.ledger is None:
+            raise NotConfigured("no cross-run state (CARNEGIE_STATE is empty)")
+        return cls(crawler, run)
 
     def process_item(self, item: Any) -> Any:
         stats = self.crawler.stats
         assert stats is not None
+        assert self.run.ledger is not None
         adapter = ItemAdapter(item)
-        since = getattr(self.crawler.spider, "since", None)
-        published = adapter.get("published_date")
-        if since and (published is None or published < since):
-            stats.inc_value("carnegie/items/before_since")
-            raise DropItem(f"published {published or 'on an unknown date'}, before since={since}", log_level="DEBUG")
-        state = self.crawler.get_extension(CrawlState)
-        if state is None:
-            return item
-        known = state.lookup_document(adapter["url"], adapter.get("language"))
+        known = self.run.ledger.lookup_document(adapter["url"], adapter.get("language"))
         if known is None:
             status = "new"
         elif known.content_hash == adapter["content_hash"]:
@@ -44,7 +37,7 @@ class ChangesPipeline:
             status = "updated"
         adapter["crawl_status"] = status
         stats.inc_value(f"carnegie/items/{status}")
-        if status == "unchanged" and getattr(self.crawler.spider, "incremental", False):
-            state.stage_item(item, emitted=False)
+        if status == "unchanged" and self.run.incremental:
+            self.run.ledger.stage_item(item, emitted=False)
             raise DropItem(f"unchanged since the last run: {adapter['url']}", log_level="DEBUG")
         return item

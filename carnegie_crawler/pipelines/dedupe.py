@@ -9,6 +9,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from ..records import fields
+from ..run.owner import RunOwner, owner_of
 from ..urls import key_path
 
 
@@ -25,26 +26,28 @@ def document_key(url: str, language: str | None) -> bytes:
 
 
 class DedupePipeline:
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, run: RunOwner | None) -> None:
         self.crawler = crawler
-        self._seen: set[bytes] | None = None
-
-    @property
-    def seen(self) -> set[bytes]:
-        """Keys of documents already emitted; kept in JOBDIR's spider state so a resumed run remembers."""
-        if self._seen is None:
-            state = getattr(self.crawler.spider, "state", None)
-            self._seen = state.setdefault("carnegie_seen", set()) if isinstance(state, dict) else set()
-        return self._seen
+        self.run = run
+        self.seen: set[bytes] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
-        return cls(crawler)
+        return cls(crawler, owner_of(crawler))
+
+    def open_spider(self) -> None:
+        # A resumed JOBDIR run: the documents its paused part already wrote are not written again.
+        for record in self.run.resumed_records() if self.run is not None else ():
+            self.seen.add(document_key(record["url"], record.get("language")))
 
     def process_item(self, item: Any) -> Any:
         record = fields(item)  # two fields read, without an ItemAdapter per item
         key = document_key(record["url"], record.get("language"))
         if key in self.seen:
+            if self.run is not None and self.run.ledger is not None:
+                # Another address of a document already written: known from now on, so an
+                # incremental run does not fetch it again while the document is fresh.
+                self.run.ledger.stage_item(item, emitted=False)
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("carnegie/dedupe/dropped")
             raise DropItem(

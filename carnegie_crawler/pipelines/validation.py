@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -10,29 +9,20 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from ..fastschema import RecordValidator
-from ..output import JsonLinesFile, render_path
 from ..records import plain_record
+from ..run.owner import RunOwner, owner_of
 from ..schema import load_schema
-
-logger = logging.getLogger(__name__)
 
 
 class ValidationPipeline:
-    def __init__(self, crawler: Crawler) -> None:
-        settings = crawler.settings
+    def __init__(self, crawler: Crawler, run: RunOwner | None = None) -> None:
         self.crawler = crawler
-        self.validator = RecordValidator(load_schema(settings.get("CARNEGIE_SCHEMA") or None))
-        self.rejects_template: str = settings.get("CARNEGIE_REJECTS") or ""
-        self.rejects: JsonLinesFile | None = None
+        self.run = run
+        self.validator = RecordValidator(load_schema(crawler.settings.get("CARNEGIE_SCHEMA") or None))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidationPipeline:
-        return cls(crawler)
-
-    def open_spider(self) -> None:
-        if self.rejects_template:
-            path = render_path(self.rejects_template, self.crawler, self.crawler.spidercls.name)
-            self.rejects = JsonLinesFile(path)
+        return cls(crawler, owner_of(crawler))
 
     def process_item(self, item: Any) -> Any:
         stats = self.crawler.stats
@@ -54,13 +44,5 @@ class ValidationPipeline:
         raise DropItem(f"invalid item {url}: {reasons}", log_level="WARNING")
 
     def _record_reject(self, url: Any, record: dict[str, Any], errors: list[dict[str, str]]) -> None:
-        if self.rejects is None:
-            return
-        if not self.rejects.is_open:
-            self.rejects.open()
-        self.rejects.write({"url": url, "fetched_url": record.get("fetched_url"), "errors": errors, "item": record})
-
-    def close_spider(self) -> None:
-        if self.rejects is not None and self.rejects.is_open:
-            path = self.rejects.commit()
-            logger.warning("Wrote %d rejected item(s) to %s", self.rejects.lines, path)
+        if self.run is not None:
+            self.run.reject({"url": url, "fetched_url": record.get("fetched_url"), "errors": errors, "item": record})

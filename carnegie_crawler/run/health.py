@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itemadapter import ItemAdapter
-from scrapy.crawler import Crawler
+
+from .config import RunConfig
 
 # Fields whose coverage says nothing about extraction quality.
 _NOT_COVERAGE = frozenset({"crawled_at", "content_hash", "schema_version", "fetched_url", "crawl_status"})
-# Thresholds on these fields apply to every item; the others skip stub types (SITE.md: stubs).
+# Thresholds on these fields apply to every item; the others skip stub types (docs/site.md, "Stubs").
 _ALL_TYPES = frozenset({"title", "url", "language", "content_type"})
 
 
@@ -49,11 +50,13 @@ class Coverage:
             return {}
         return {name: round(self.filled[name] / self.total, 4) for name in sorted(self.filled)}
 
-    def share(self, name: str) -> float | None:
-        """The share a threshold is checked against; None when no item counts."""
+    def share(self, name: str, min_sample: int = 1) -> float | None:
+        """The share a threshold is checked against; None when fewer than *min_sample* items count."""
         if name in _ALL_TYPES:
-            return self.filled[name] / self.total if self.total else None
-        return self.filled_non_stub[name] / self.non_stub if self.non_stub else None
+            counted, filled = self.total, self.filled[name]
+        else:
+            counted, filled = self.non_stub, self.filled_non_stub[name]
+        return filled / counted if counted and counted >= min_sample else None
 
 
 @dataclass
@@ -65,28 +68,38 @@ class Health:
         return {"ok": self.ok, "reasons": self.reasons}
 
 
-def verdict(crawler: Crawler, finish_reason: str, coverage: Coverage) -> Health:
-    settings = crawler.settings
-    assert crawler.stats is not None
-    stats = crawler.stats.get_stats()
+def verdict(
+    finish_reason: str,
+    stats: dict[str, Any],
+    coverage: Coverage,
+    config: RunConfig,
+    *,
+    written: int,
+    incremental: bool,
+    filtered: bool,
+) -> Health:
+    """The run's health from its finish reason, its counters and the coverage of what it wrote.
+
+    *written* counts every line of the output, a resumed JOBDIR run's earlier ones too.
+    Empty output is a failure only for a full, unfiltered run: an incremental run on an
+    unchanged site, or a `types`/`since` filter that matched nothing, writes nothing by design.
+    """
     reasons: list[str] = []
     if finish_reason != "finished":
         reasons.append(f"the crawl did not finish normally (finish reason: {finish_reason})")
-    job = getattr(crawler.spider, "state", None)
-    earlier_starts = job.get("carnegie_start_pages_fetched", 0) if isinstance(job, dict) else 0
-    if not stats.get("carnegie/start_pages/fetched") and not earlier_starts:
+    if not stats.get("carnegie/start_pages/fetched"):
         reasons.append("no start page was fetched")
-    incremental = bool(getattr(crawler.spider, "incremental", False))
-    # A resumed JOBDIR run counts the lines its earlier part wrote too.
-    if not incremental and not stats.get("item_scraped_count") and not stats.get("carnegie/output/lines"):
+    if not incremental and not filtered and not written:
         reasons.append("the run produced no items")
     checked = int(stats.get("carnegie/validation/checked", 0))
     invalid = int(stats.get("carnegie/validation/dropped", 0))
-    max_invalid = settings.getfloat("CARNEGIE_MAX_INVALID_RATIO")
-    if checked and invalid / checked > max_invalid:
-        reasons.append(f"{invalid} of {checked} items were invalid ({invalid / checked:.0%} > {max_invalid:.0%})")
-    for name, minimum in sorted(settings.getdict("CARNEGIE_MIN_COVERAGE").items()):
-        share = coverage.share(name)
-        if share is not None and share < float(minimum):
-            reasons.append(f"field '{name}' is filled in {share:.0%} of items, below {float(minimum):.0%}")
+    if checked and invalid / checked > config.max_invalid_ratio:
+        ratio = config.max_invalid_ratio
+        reasons.append(f"{invalid} of {checked} items were invalid ({invalid / checked:.0%} > {ratio:.0%})")
+    # A share of a handful of items says nothing about the extractor (one update to a page
+    # without an author is 0 % authors), so coverage is judged from a minimum sample on.
+    for name, minimum in sorted(config.min_coverage.items()):
+        share = coverage.share(name, min_sample=config.coverage_min_items)
+        if share is not None and share < minimum:
+            reasons.append(f"field '{name}' is filled in {share:.0%} of items, below {minimum:.0%}")
     return Health(ok=not reasons, reasons=reasons)

@@ -1,19 +1,23 @@
 """Cross-run state in SQLite: which documents we have, and what they looked like.
 
 A run stages what it saw in `staging` (durable, so a paused JOBDIR run keeps
-it). Only after the run's output file is committed does `commit_run` promote
-the staged rows to `documents` in one transaction. A document dropped by
-validation, or lost in a crash, is therefore never marked as seen.
+it). Only when the run is healthy and its output published does `commit_run`
+promote the staged rows to `documents`, in one transaction. A document dropped
+by validation, seen by an unhealthy run or lost in a crash is therefore never
+marked as seen (docs/runs.md).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 STATE_VERSION = 1
 _SCHEMA = """
@@ -75,7 +79,42 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 class StateError(Exception):
-    """The state database cannot be used; the message says which file and why."""
+    """The state database cannot be used; the message says which file, what happened and what to do."""
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind  # locked, read-only, disk-full, corrupt, foreign, version, io
+
+
+# What an SQLite result code means for the operator. Only a failed integrity check (or a
+# file that is not a database) is "corrupt": a locked, read-only or full file is healthy
+# history that must never be thrown away on our advice.
+_KINDS = (
+    (("SQLITE_BUSY", "SQLITE_LOCKED"), "locked", "is locked by another program; try again when it is done"),
+    (("SQLITE_READONLY",), "read-only", "is read-only; make it and its directory writable"),
+    (("SQLITE_FULL",), "disk-full", "cannot be written: the disk is full; free some space"),
+    (("SQLITE_CORRUPT",), "corrupt", "is corrupt"),
+    (("SQLITE_NOTADB",), "corrupt", "is corrupt (SQLite cannot read it as a database); move it away or fix it"),
+    (("SQLITE_CANTOPEN",), "io", "cannot be opened; check the path and its directory"),
+)
+
+
+def state_error(path: Path, exc: BaseException, doing: str) -> StateError:
+    """One StateError with a message that names the cause, from an sqlite3 or OS error."""
+    if isinstance(exc, StateError):
+        return exc
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    for prefixes, kind, words in _KINDS:
+        if name.startswith(prefixes):
+            detail = f" ({exc}); move it away or fix it" if kind == "corrupt" and "move it" not in words else ""
+            return StateError(f"state file {path} {words}{detail} [{doing}]", kind)
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return StateError(f"state file {path} cannot be written: the disk is full [{doing}]", "disk-full")
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return StateError(f"state file {path} is read-only ({exc.strerror}) [{doing}]", "read-only")
+        return StateError(f"state file {path}: {exc.strerror or exc} [{doing}]", "io")
+    return StateError(f"state file {path}: {exc} [{doing}]", "io")
 
 
 @dataclass(frozen=True)
@@ -88,7 +127,8 @@ class Known:
     last_seen: datetime
     etag: str | None
     last_modified: str | None
-    # Card links of the page at that URL: a 304 has no body, so the crawl follows these.
+    # Card links of the page at that URL: a 304 or a fresh page has no body to read, so the
+    # crawl follows these (docs/runs.md, "No gaps").
     links: tuple[str, ...] = ()
 
 
@@ -97,66 +137,110 @@ def now_utc() -> str:
 
 
 class StateStore:
-    """One SQLite file (WAL mode). Never recreated silently: a bad file is an error."""
+    """One SQLite file (WAL mode). Never recreated silently: a bad file is an error.
 
-    def __init__(self, path: Path, batch: int = 200) -> None:
+    Every write runs in `transaction()`, which rolls back on any error, so one failed
+    statement (a full disk, say) never leaves the connection inside a broken transaction.
+    Staged rows are buffered and written in batches of *batch*.
+    """
+
+    def __init__(self, path: Path, batch: int = 200, busy_timeout: float = 5.0) -> None:
         self.path = path
         self.batch = batch
-        self._pending = 0
+        self._staged: list[tuple[Any, ...]] = []
+        self._staged_dead_ends: list[tuple[str, str, str, str]] = []
         existed = path.exists()
+        self.db: sqlite3.Connection | None = None
         try:
             if existed and path.stat().st_size > 0:
                 with open(path, "rb") as fh:
                     if fh.read(16) != b"SQLite format 3\x00":
-                        raise StateError(f"state file {path} is not an SQLite database; move it away or fix it")
+                        raise StateError(
+                            f"state file {path} is not an SQLite database; move it away or fix it", "foreign"
+                        )
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             if existed:
                 self._check()
+            # executescript commits on its own (each CREATE is idempotent), so no transaction() here.
             self.db.executescript(_SCHEMA)
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('state_version', ?)", (str(STATE_VERSION),))
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"state file {path} is unreadable or corrupt ({exc}); move it away or fix it") from None
-        except OSError as exc:
-            raise StateError(f"cannot open state file {path}: {exc.strerror or exc}") from None
+        except (sqlite3.Error, OSError, StateError) as exc:
+            self._close_quietly()
+            raise state_error(path, exc, "opening") from None
 
     def _check(self) -> None:
-        (result,) = self.db.execute("PRAGMA quick_check").fetchone()
+        db = self._db
+        (result,) = db.execute("PRAGMA quick_check").fetchone()
         if result != "ok":
-            raise StateError(f"state file {self.path} failed its integrity check ({result}); move it away or fix it")
-        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            raise StateError(
+                f"state file {self.path} failed its integrity check ({result}); move it away or fix it", "corrupt"
+            )
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "meta" in tables:
-            row = self.db.execute("SELECT value FROM meta WHERE key='state_version'").fetchone()
+            row = db.execute("SELECT value FROM meta WHERE key='state_version'").fetchone()
             if row and row[0] != str(STATE_VERSION):
-                raise StateError(f"state file {self.path} has version {row[0]}, this crawler reads {STATE_VERSION}")
+                raise StateError(
+                    f"state file {self.path} has version {row[0]}, this crawler reads {STATE_VERSION}", "version"
+                )
         elif tables:
-            raise StateError(f"state file {self.path} is an SQLite file of another program")
+            raise StateError(f"state file {self.path} is an SQLite file of another program", "foreign")
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self.db is None:
+            raise StateError(f"state file {self.path} is closed", "io")
+        return self.db
+
+    @contextmanager
+    def transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """BEGIN ... COMMIT; any error rolls back, so the connection is always usable afterwards."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     # -- reading ----------------------------------------------------------------
     def lookup_url(self, fetched_url: str) -> Known | None:
         """The document last seen at *fetched_url*, if a committed run fetched it."""
-        row = self.db.execute(
+        row = self._read(
             "SELECT d.url, d.language, d.content_hash, d.last_seen, f.etag, f.last_modified, f.links"
             " FROM fetched_urls f JOIN documents d ON d.url = f.url AND d.language = f.language"
             " WHERE f.fetched_url = ?",
             (fetched_url,),
-        ).fetchone()
+        )
         return _known(row)
 
     def lookup_document(self, url: str, language: str | None) -> Known | None:
-        row = self.db.execute(
+        row = self._read(
             "SELECT url, language, content_hash, last_seen, etag, last_modified, '[]' FROM documents"
             " WHERE url = ? AND language = ?",
             (url, language or ""),
-        ).fetchone()
+        )
         return _known(row)
 
     def dead_end_seen(self, fetched_url: str) -> datetime | None:
         """When a committed run last found *fetched_url* gone (404/410) or not a page (a PDF)."""
-        row = self.db.execute("SELECT last_seen FROM dead_ends WHERE fetched_url = ?", (fetched_url,)).fetchone()
+        row = self._read("SELECT last_seen FROM dead_ends WHERE fetched_url = ?", (fetched_url,))
         return _parse_time(row[0]) if row else None
+
+    def last_run(self) -> str | None:
+        """The id of the last committed run."""
+        row = self._read("SELECT run_id FROM runs ORDER BY committed_at DESC, rowid DESC LIMIT 1", ())
+        return str(row[0]) if row else None
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> Any:
+        try:
+            return self._db.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc, "reading") from None
 
     # -- writing ----------------------------------------------------------------
     def stage(
@@ -174,63 +258,81 @@ class StateStore:
         links: Sequence[str] = (),
     ) -> None:
         """Record what this run saw; it becomes state only in `commit_run`."""
-        self._begin()
-        self.db.execute(
-            "INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._staged.append(
             (run_id, url, language or "", fetched_url, content_hash, published_date, int(emitted), now_utc(),
-             etag, last_modified, json.dumps(list(links))),
+             etag, last_modified, json.dumps(list(links)))
         )  # fmt: skip
-        self._count()
+        if len(self._staged) + len(self._staged_dead_ends) >= self.batch:
+            self.flush()
 
     def stage_dead_end(self, run_id: str, fetched_url: str, reason: str) -> None:
-        self._begin()
-        self.db.execute(
-            "INSERT OR REPLACE INTO staging_dead_ends VALUES (?, ?, ?, ?)", (run_id, fetched_url, reason, now_utc())
-        )
-        self._count()
-
-    def _begin(self) -> None:
-        if self._pending == 0:
-            self.db.execute("BEGIN")
-
-    def _count(self) -> None:
-        self._pending += 1
-        if self._pending >= self.batch:
+        self._staged_dead_ends.append((run_id, fetched_url, reason, now_utc()))
+        if len(self._staged) + len(self._staged_dead_ends) >= self.batch:
             self.flush()
 
     def flush(self) -> None:
-        if self._pending:
-            self.db.execute("COMMIT")
-            self._pending = 0
+        """Write the buffered staged rows (durable, so a paused JOBDIR run keeps them)."""
+        if not self._staged and not self._staged_dead_ends:
+            return
+        try:
+            with self.transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._staged)
+                db.executemany("INSERT OR REPLACE INTO staging_dead_ends VALUES (?, ?, ?, ?)", self._staged_dead_ends)
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc, "staging") from None
+        self._staged.clear()
+        self._staged_dead_ends.clear()
 
     def commit_run(self, run_id: str, started_at: str, output: str | None, emitted: int) -> int:
         """Promote the run's staged rows to documents, in one transaction. Returns the document count."""
         self.flush()
-        self.db.execute("PRAGMA synchronous=FULL")
+        db = self._db
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(_PROMOTE_DOCUMENTS, (run_id,))
-            self.db.execute(_PROMOTE_URLS, (run_id,))
-            self.db.execute(_PROMOTE_DEAD_ENDS, (run_id,))
-            self.db.execute("DELETE FROM staging_dead_ends WHERE run_id = ?", (run_id,))
-            (count,) = self.db.execute(
-                "SELECT COUNT(DISTINCT url || char(0) || language) FROM staging WHERE run_id = ?", (run_id,)
-            ).fetchone()
-            self.db.execute("DELETE FROM staging WHERE run_id = ?", (run_id,))
-            self.db.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)", (run_id, started_at, now_utc(), output, emitted)
-            )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+            db.execute("PRAGMA synchronous=FULL")
+            with self.transaction(immediate=True):
+                db.execute(_PROMOTE_DOCUMENTS, (run_id,))
+                db.execute(_PROMOTE_URLS, (run_id,))
+                db.execute(_PROMOTE_DEAD_ENDS, (run_id,))
+                db.execute("DELETE FROM staging_dead_ends WHERE run_id = ?", (run_id,))
+                (count,) = db.execute(
+                    "SELECT COUNT(DISTINCT url || char(0) || language) FROM staging WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                db.execute("DELETE FROM staging WHERE run_id = ?", (run_id,))
+                db.execute(
+                    "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
+                    (run_id, started_at, now_utc(), output, emitted),
+                )
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc, "committing the run") from None
         finally:
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            with suppress(sqlite3.Error):
+                db.execute("PRAGMA synchronous=NORMAL")
         return int(count)
 
+    def discard_runs(self, keep: str | None = None) -> int:
+        """Drop staged rows of every run but *keep*: runs that died or were unhealthy. Returns the row count."""
+        self._staged = [row for row in self._staged if row[0] == keep]
+        self._staged_dead_ends = [row for row in self._staged_dead_ends if row[0] == keep]
+        try:
+            with self.transaction() as db:
+                gone = db.execute("DELETE FROM staging WHERE run_id IS NOT ?", (keep,)).rowcount
+                db.execute("DELETE FROM staging_dead_ends WHERE run_id IS NOT ?", (keep,))
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc, "discarding staged rows") from None
+        return int(gone)
+
     def close(self) -> None:
-        self.flush()
-        self.db.close()
+        """Write what is buffered and close; the connection is closed even when the write fails."""
+        try:
+            self.flush()
+        finally:
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        if self.db is not None:
+            with suppress(sqlite3.Error):
+                self.db.close()
+            self.db = None
 
 
 _PROMOTE_DOCUMENTS = """

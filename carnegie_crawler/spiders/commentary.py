@@ -1,136 +1,38 @@
-"""The `commentary` spider: start pages, then Recent Work and More Work cards, nothing else."""
+"""The `commentary` spider: start pages, then Recent Work and More Work cards, nothing else.
+
+It navigates; extraction is `extraction.extract_from_response`, and what a run
+writes, stages and publishes belongs to the run's owner (`run.owner.RunOwner`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import date
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from ..extensions.state import CrawlState
 from ..extensions.workers import ExtractionWorkers
-from ..extraction import extract_from_response
-from ..extraction.vocab import KNOWN_TYPES
+from ..extraction import extract_with_report
 from ..items import Publication
-from ..urls import host_key, is_excluded_section, is_publication_url, normalize_url, request_url
-
-DEFAULT_START_URLS = (
-    "https://carnegieendowment.org/middle-east/posts/2014/02/deadlock-in-geneva-puts-more-responsibility-on-the-west-and-russia",
-    "https://carnegieendowment.org/russia-eurasia/politika/2026/02/russia-negotiations-purpose",
-)
-
-
-class SpiderArgumentError(ValueError):
-    """A spider argument is unusable; the message says which and why."""
-
-
-def parse_start_urls(start_urls: str | None = None, start_urls_file: str | None = None) -> list[str]:
-    raw: list[tuple[str, str]] = []
-    if start_urls:
-        raw += [(u, "start_urls") for u in start_urls.split(",") if u.strip()]
-    if start_urls_file:
-        raw += [(u, f"{start_urls_file}") for u in _read_url_file(start_urls_file)]
-    if not start_urls and not start_urls_file:
-        raw = [(u, "default") for u in DEFAULT_START_URLS]
-    urls: list[str] = []
-    for value, origin in raw:
-        url = normalize_url(value)
-        if url is None:
-            raise SpiderArgumentError(f"not an http(s) URL in {origin}: {value.strip()!r}")
-        if url not in urls:
-            urls.append(url)
-    if not urls:
-        raise SpiderArgumentError("no start URLs given")
-    return urls
-
-
-def _read_url_file(path: str) -> Iterator[str]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpiderArgumentError(f"cannot read start_urls_file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SpiderArgumentError(f"start_urls_file {path} is not UTF-8 text") from None
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            yield line
-
-
-def parse_types(types: str | None) -> frozenset[str] | None:
-    """Comma-separated content types to emit; None means all."""
-    if types is None or not types.strip():
-        return None
-    wanted = set()
-    for value in types.split(","):
-        key = value.strip().lower()
-        if not key:
-            continue
-        if key not in KNOWN_TYPES:
-            known = ", ".join(sorted(KNOWN_TYPES.values()))
-            raise SpiderArgumentError(f"unknown content type {value.strip()!r} in types (known: {known})")
-        wanted.add(KNOWN_TYPES[key])
-    return frozenset(wanted)
-
-
-def parse_bool(name: str, value: str | bool | None) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    key = value.strip().lower()
-    if key in ("1", "true", "yes", "on"):
-        return True
-    if key in ("0", "false", "no", "off"):
-        return False
-    raise SpiderArgumentError(f"{name} must be true or false, not {value!r}")
-
-
-def parse_since(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip()).isoformat()
-    except ValueError:
-        raise SpiderArgumentError(f"since must be a date as YYYY-MM-DD, not {value!r}") from None
-
-
-@dataclass(frozen=True)
-class Arguments:
-    start_pages: list[str]
-    types: frozenset[str] | None
-    incremental: bool | None
-    since: str | None
+from ..run.owner import RunOwner
+from ..urls import SITE_HOST, host_key, is_excluded_section, is_publication_url, request_url
+from .arguments import SpiderArguments, parse_arguments
 
 
 class CommentarySpider(scrapy.Spider):
     name = "commentary"
-    incremental = False  # set in from_crawler: the `incremental` argument, else CARNEGIE_INCREMENTAL
 
-    def __init__(
-        self,
-        start_urls: str | None = None,
-        start_urls_file: str | None = None,
-        types: str | None = None,
-        incremental: str | None = None,
-        since: str | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        given = {"start_urls": start_urls, "start_urls_file": start_urls_file, "types": types}
-        given |= {"incremental": incremental, "since": since}
-        self.arguments = {k: v for k, v in given.items() if v is not None}
-        args_ = self.check_arguments(**self.arguments)
-        self.start_pages, self.emit_types, self.since = args_.start_pages, args_.types, args_.since
-        self._incremental_arg = args_.incremental
-        self.incremental = bool(args_.incremental)
+    def __init__(self, **kwargs: Any) -> None:
+        # Not passed on: scrapy.Spider would set every argument as an attribute, typos included.
+        super().__init__()
+        self.arguments = parse_arguments(kwargs)
+        self.start_pages = list(self.arguments.start_pages)
         self.hosts = frozenset(host_key(urlsplit(u).hostname or "") for u in self.start_pages)
         # Card URLs already followed (or turned down) in this run. Most cards are listed on many
         # pages; Scrapy's dupefilter would drop the repeats too, but only after building a request
@@ -138,34 +40,18 @@ class CommentarySpider(scrapy.Spider):
         self.links_seen: set[str] = set()
         # Scrapy's offsite filter also applies to redirects.
         self.allowed_domains = sorted(self.hosts)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CommentarySpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        # The argument wins over the setting, so one scheduled job can differ from the default.
-        spider.incremental = (
-            spider._incremental_arg
-            if spider._incremental_arg is not None
-            else crawler.settings.getbool("CARNEGIE_INCREMENTAL")
-        )
-        return spider
+        # A mirror serves pages whose links name carnegieendowment.org (items hold canonical URLs):
+        # those are followed on the mirror (docs/site.md, "Mirrors").
+        self.on_mirror = SITE_HOST not in self.hosts
 
     @staticmethod
-    def check_arguments(
-        start_urls: str | None = None,
-        start_urls_file: str | None = None,
-        types: str | None = None,
-        incremental: str | None = None,
-        since: str | None = None,
-        **_: Any,
-    ) -> Arguments:
+    def check_arguments(**given: Any) -> SpiderArguments:
         """Validate the spider arguments; raises SpiderArgumentError with a one-line reason."""
-        return Arguments(
-            parse_start_urls(start_urls, start_urls_file),
-            parse_types(types),
-            parse_bool("incremental", incremental),
-            parse_since(since),
-        )
+        return parse_arguments(given)
+
+    @property
+    def incremental(self) -> bool:
+        return self.run.incremental if self.run is not None else bool(self.arguments.incremental)
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.start_pages:
@@ -176,45 +62,71 @@ class CommentarySpider(scrapy.Spider):
         assert stats is not None
         if response.meta.get("carnegie_start"):
             stats.inc_value("carnegie/start_pages/fetched")
-            job = getattr(self, "state", None)  # JOBDIR: a resumed run remembers its start pages
-            if isinstance(job, dict):
-                job["carnegie_start_pages_fetched"] = job.get("carnegie_start_pages_fetched", 0) + 1
-        state = self.crawl_state
-        if response.status == 304 and state is not None and (known := response.meta.get("carnegie_known")):
+        ledger = self.run.ledger if self.run is not None else None
+        if response.status == 304 and ledger is not None and (known := response.meta.get("carnegie_known")):
             stats.inc_value("carnegie/items/unchanged")
-            state.stage_unchanged(known, response.request.url if response.request else response.url)
+            ledger.stage_unchanged(known, response.request.url if response.request else response.url)
             # No body to read links from: follow the cards the page had last time.
-            for request in self.follow_cards(known.links):
+            for request in self.follow_cards(known.links, response.url):
                 yield request
             return
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
             stats.inc_value("carnegie/pages/not_html")
             self.logger.info("Skipped %s: not an HTML page (%s)", response.url, _content_type(response))
-            if state is not None:
-                state.stage_dead_end(response.url, f"not html: {_content_type(response)}")
+            if ledger is not None:
+                ledger.stage_dead_end(response.url, f"not html: {_content_type(response)}")
             return
         if "dataloss" in response.flags:
             stats.inc_value("carnegie/pages/truncated")
             self.logger.warning("Truncated response from %s: extracting what arrived", response.url)
         item = await self.extract(response)
-        if state is not None:
-            state.remember_validators(response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"))
-            state.remember_aliases(response.url, response.meta.get("redirect_urls", []))
-        for request in self.follow_cards([*item.related["recent_work"], *item.related["more_work"]]):
+        if ledger is not None:
+            ledger.remember_response(
+                response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"),
+                response.meta.get("redirect_urls", []),
+            )  # fmt: skip
+        for request in self.follow_cards(self.cards_of(item, response.url), response.url):
             yield request
-        if not is_publication_url(response.url):
-            stats.inc_value("carnegie/pages/not_publication")
-            self.logger.warning("No item from %s: not a publication page", response.url)
-        elif self.emit_types is not None and item.content_type not in self.emit_types:
-            stats.inc_value("carnegie/items/skipped_type")
-        else:
+        if self.wanted(item, response.url):
             stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
             yield item
+        elif ledger is not None:
+            ledger.forget_response(response.url)
+
+    def wanted(self, item: Publication, url: str) -> bool:
+        """A publication page whose type and date pass the `types` and `since` arguments."""
+        stats = self.crawler.stats
+        assert stats is not None
+        if not is_publication_url(url):
+            stats.inc_value("carnegie/pages/not_publication")
+            self.logger.warning("No item from %s: not a publication page", url)
+            return False
+        if self.arguments.types is not None and item.content_type not in self.arguments.types:
+            stats.inc_value("carnegie/items/skipped_type")
+            return False
+        since = self.arguments.since
+        if since is not None and (item.published_date is None or item.published_date < since):
+            stats.inc_value("carnegie/items/before_since")
+            return False
+        return True
+
+    def cards_of(self, item: Publication, url: str) -> list[str]:
+        """The page's card links, at most CARNEGIE_MAX_CARDS_PER_PAGE of them."""
+        cards = [*item.related["recent_work"], *item.related["more_work"]]
+        limit = self.run.max_cards_per_page if self.run is not None else len(cards)
+        if len(cards) > limit:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("carnegie/pages/too_many_cards")
+            self.logger.warning(
+                "%s lists %d cards; following the first %d (CARNEGIE_MAX_CARDS_PER_PAGE)", url, len(cards), limit
+            )
+            cards = cards[:limit]
+        return cards
 
     # Looked up once: every page and every card link asks, and the extensions never change in a crawl.
     @cached_property
-    def crawl_state(self) -> CrawlState | None:
-        return self.crawler.get_extension(CrawlState)
+    def run(self) -> RunOwner | None:
+        return self.crawler.get_extension(RunOwner)
 
     @cached_property
     def workers(self) -> ExtractionWorkers | None:
@@ -223,15 +135,27 @@ class CommentarySpider(scrapy.Spider):
     async def extract(self, response: TextResponse) -> Publication:
         """The page's `Publication`, from a worker process when CARNEGIE_EXTRACT_WORKERS runs some."""
         workers = self.workers
-        if workers is None:
-            return extract_from_response(response)
-        return await workers.extract(response)
+        if workers is not None:
+            return await workers.extract(response)
+        item, wrong_typed = extract_with_report(response)
+        assert self.crawler.stats is not None
+        for key in wrong_typed:  # logged by the extractor, once per page
+            self.crawler.stats.inc_value(f"carnegie/extraction/wrong_typed/{key}")
+        return item
 
-    def follow_cards(self, links: Iterable[str]) -> Iterable[scrapy.Request]:
+    def follow_cards(self, links: Iterable[str], page_url: str) -> Iterator[scrapy.Request]:
+        """Requests for the cards not seen yet in this run.
+
+        In an incremental run a fresh document is not requested, but the cards it had
+        last time are followed in its place, and theirs in turn: so the run reaches
+        every document a full run would, a page that failed last time included.
+        """
         stats = self.crawler.stats
         assert stats is not None
-        for url in filter(None, map(request_url, links)):
-            if url in self.links_seen:
+        pending = [self.on_serving_host(link, page_url) for link in links]
+        while pending:
+            url = request_url(pending.pop(0))
+            if url is None or url in self.links_seen:
                 continue
             self.links_seen.add(url)
             if host_key(urlsplit(url).hostname or "") not in self.hosts:
@@ -240,47 +164,63 @@ class CommentarySpider(scrapy.Spider):
             if is_excluded_section(url):
                 stats.inc_value("carnegie/links/not_publication")
                 continue
-            request = self.incremental_request(url)
+            request, stored_links = self.incremental_request(url)
+            pending.extend(self.on_serving_host(link, url) for link in stored_links)
             if request is not None:
                 stats.inc_value("carnegie/links/followed")
                 yield request
 
-    def incremental_request(self, url: str) -> scrapy.Request | None:
-        """A request for *url*; in incremental runs, none for fresh documents, conditional for older ones."""
+    def on_serving_host(self, link: str, page_url: str) -> str:
+        """On a mirror, a carnegieendowment.org link is followed on the mirror that served the page."""
+        if not self.on_mirror or not link.startswith(f"https://{SITE_HOST}/"):
+            return link
+        parts = urlsplit(page_url)
+        return f"{parts.scheme}://{parts.netloc}{link[len(SITE_HOST) + 8 :]}"
+
+    def incremental_request(self, url: str) -> tuple[scrapy.Request | None, tuple[str, ...]]:
+        """A request for *url* (none for fresh documents, conditional for older ones), and stored cards to follow."""
         request = scrapy.Request(url, callback=self.parse, errback=self.on_error)
-        state = self.crawl_state
-        if not self.incremental or state is None:
-            return request
-        if state.is_fresh_dead_end(url):
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("carnegie/incremental/skipped_dead_end")
-            return None
-        if (known := state.lookup_url(url)) is None:
-            return request
-        if state.is_fresh(known):
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("carnegie/incremental/skipped_fresh")
-            return None
+        ledger = self.run.ledger if self.run is not None else None
+        if not self.incremental or ledger is None:
+            return request, ()
+        stats = self.crawler.stats
+        assert stats is not None
+        if ledger.is_fresh_dead_end(url):
+            stats.inc_value("carnegie/incremental/skipped_dead_end")
+            return None, ()
+        if (known := ledger.lookup_url(url)) is None:
+            return request, ()
+        if ledger.is_fresh(known):
+            stats.inc_value("carnegie/incremental/skipped_fresh")
+            return None, known.links
         headers = {}
         if known.etag:
             headers["If-None-Match"] = known.etag
         if known.last_modified:
             headers["If-Modified-Since"] = known.last_modified
         meta = {"carnegie_known": known, "handle_httpstatus_list": [304]}
-        return request.replace(headers=headers, meta=meta)
+        return request.replace(headers=headers, meta=meta), ()
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         stats = self.crawler.stats
         assert stats is not None
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            # robots.txt forbids it: an expected event, logged at INFO by our robots middleware
+            # and counted as robotstxt/forbidden, not an error.
+            return
         kind = failure.type.__name__ if failure.type else "Exception"
         stats.inc_value(f"carnegie/errors/{kind}")
         if request.meta.get("carnegie_start"):
             stats.inc_value("carnegie/start_pages/failed")
         response = getattr(failure.value, "response", None)
-        state = self.crawl_state
-        if state is not None and response is not None and response.status in (404, 410):
-            state.stage_dead_end(request.url, f"HTTP {response.status}")
+        ledger = self.run.ledger if self.run is not None else None
+        if response is not None and response.status in (404, 410):
+            # An expected event on a living site: a card to a page that was taken down.
+            if ledger is not None:
+                ledger.stage_dead_end(request.url, f"HTTP {response.status}")
+            self.logger.info("Gone (HTTP %d): %s", response.status, request.url)
+            return
         self.logger.warning("Failed %s: %s", request.url, failure.getErrorMessage() or kind)
 
 

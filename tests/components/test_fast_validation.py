@@ -11,6 +11,7 @@ import pytest
 from scrapy.exceptions import DropItem
 
 from carnegie_crawler.pipelines.validation import ValidationPipeline
+from carnegie_crawler.run.owner import RunOwner
 from tests.components.test_pipelines import make_crawler, publication
 
 
@@ -32,14 +33,13 @@ class NotToBeAsked:
 
 
 def open_pipe(tmp_path):
-    crawler = make_crawler(tmp_path)
-    pipe = ValidationPipeline.from_crawler(crawler)
-    pipe.open_spider()
+    crawler = make_crawler(tmp_path, CARNEGIE_STATE="")
+    pipe = ValidationPipeline(crawler, RunOwner.from_crawler(crawler))
     return pipe, crawler.stats
 
 
 def rejects(tmp_path):
-    [path] = list((tmp_path / "out").glob("*.rejects.jsonl"))
+    [path] = list((tmp_path / "out" / "rejects").glob("*.jsonl.*.part"))
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -49,7 +49,7 @@ def test_an_item_only_jsonschema_rs_rejects_is_dropped_with_its_errors(tmp_path,
     item = publication()
     with pytest.raises(DropItem, match=r"invalid item .*: \$\.authors\[0\]\.name: rs says no"):
         pipe.process_item(item)
-    pipe.close_spider()
+    pipe.run.rejects.close()
     assert stats.get_value("carnegie/validation/dropped") == 1
     assert stats.get_value("carnegie/validation/errors/$.authors") == 1
     [reject] = rejects(tmp_path)

@@ -1,27 +1,24 @@
 from itemadapter import ItemAdapter
-from scrapy.utils.test import get_crawler
+from scrapy.settings import Settings
 
-from carnegie_crawler.extensions.health import Coverage, verdict
 from carnegie_crawler.items import Publication
-from carnegie_crawler.settings import CARNEGIE_MIN_COVERAGE, CARNEGIE_STUB_TYPES
-from carnegie_crawler.spiders.commentary import CommentarySpider
-from tests.helpers import valid_record
+from carnegie_crawler.run.config import RunConfig
+from carnegie_crawler.run.health import Coverage, Health, verdict
+from carnegie_crawler.settings import CARNEGIE_STUB_TYPES
+from tests.helpers import project_settings, valid_record
 
 
-def crawler_with(stats: dict, **settings):
-    crawler = get_crawler(
-        CommentarySpider,
-        {
-            "CARNEGIE_MAX_INVALID_RATIO": 0.05,
-            "CARNEGIE_MIN_COVERAGE": CARNEGIE_MIN_COVERAGE,
-            "CARNEGIE_STUB_TYPES": CARNEGIE_STUB_TYPES,
-        }
-        | settings,
+def config_with(**settings) -> RunConfig:
+    return RunConfig.from_settings(Settings(project_settings(**settings)))
+
+
+def judge(stats: dict, reason: str = "finished", cov: Coverage | None = None, *, written: int | None = None,
+          incremental: bool = False, filtered: bool = False, **settings) -> Health:  # fmt: skip
+    cov = cov if cov is not None else coverage({})
+    lines = stats.get("item_scraped_count", 0) if written is None else written
+    return verdict(
+        reason, stats, cov, config_with(**settings), written=lines, incremental=incremental, filtered=filtered
     )
-    crawler.stats.open_spider()
-    for key, value in stats.items():
-        crawler.stats.set_value(key, value)
-    return crawler
 
 
 HEALTHY = {"carnegie/start_pages/fetched": 2, "item_scraped_count": 10, "carnegie/validation/checked": 10}
@@ -35,45 +32,49 @@ def coverage(*changes: dict) -> Coverage:
 
 
 def test_a_clean_run_is_healthy():
-    health = verdict(crawler_with(HEALTHY), "finished", coverage({}, {}))
+    health = judge(HEALTHY, cov=coverage({}, {}))
     assert health.ok
     assert health.reasons == []
 
 
 def test_an_unfinished_run_is_unhealthy():
-    health = verdict(crawler_with(HEALTHY), "shutdown", coverage({}))
+    health = judge(HEALTHY, "shutdown")
     assert not health.ok
     assert health.reasons == ["the crawl did not finish normally (finish reason: shutdown)"]
 
 
 def test_no_start_page_fetched():
-    health = verdict(crawler_with(HEALTHY | {"carnegie/start_pages/fetched": 0}), "finished", coverage({}))
-    assert "no start page was fetched" in health.reasons
+    assert "no start page was fetched" in judge(HEALTHY | {"carnegie/start_pages/fetched": 0}).reasons
 
 
-def test_no_items_fails_a_full_run_but_not_an_incremental_one():
-    crawler = crawler_with(HEALTHY | {"item_scraped_count": 0})
-    assert "the run produced no items" in verdict(crawler, "finished", coverage()).reasons
-    crawler.spider = CommentarySpider(incremental="true")
-    assert verdict(crawler, "finished", coverage()).ok
+def test_no_items_fails_a_full_run_but_not_an_incremental_or_filtered_one():
+    empty = HEALTHY | {"item_scraped_count": 0}
+    assert "the run produced no items" in judge(empty, cov=coverage()).reasons
+    assert judge(empty, cov=coverage(), incremental=True).ok
+    assert judge(empty, cov=coverage(), filtered=True).ok, "a types= or since= filter that matched nothing"
 
 
 def test_too_many_invalid_items():
     stats = HEALTHY | {"carnegie/validation/checked": 20, "carnegie/validation/dropped": 2}
-    health = verdict(crawler_with(stats), "finished", coverage({}))
-    assert health.reasons == ["2 of 20 items were invalid (10% > 5%)"]
-    assert verdict(crawler_with(stats, CARNEGIE_MAX_INVALID_RATIO=0.2), "finished", coverage({})).ok
+    assert judge(stats).reasons == ["2 of 20 items were invalid (10% > 5%)"]
+    assert judge(stats, CARNEGIE_MAX_INVALID_RATIO=0.2).ok
 
 
 def test_a_field_emptied_by_a_redesign_is_named():
-    items = [{"published_date": None}] * 3 + [{}]
-    health = verdict(crawler_with(HEALTHY), "finished", coverage(*items))
+    items = [{"published_date": None}] * 15 + [{}] * 5
+    health = judge(HEALTHY, cov=coverage(*items))
     assert health.reasons == ["field 'published_date' is filled in 25% of items, below 90%"]
 
 
+def test_coverage_needs_a_minimum_sample():
+    one_update_without_author = coverage({"authors": []})
+    assert judge(HEALTHY, cov=one_update_without_author, incremental=True).ok
+    assert not judge(HEALTHY, cov=one_update_without_author, CARNEGIE_COVERAGE_MIN_ITEMS=1).ok
+
+
 def test_stub_types_do_not_count_against_authors_and_body():
-    items = [{}, {}, {"content_type": "pressRelease", "authors": [], "body": None, "word_count": 0}]
-    assert verdict(crawler_with(HEALTHY), "finished", coverage(*items)).ok
+    items = [{}] * 20 + [{"content_type": "pressRelease", "authors": [], "body": None, "word_count": 0}]
+    assert judge(HEALTHY, cov=coverage(*items)).ok
 
 
 def test_coverage_shares_are_reported_per_field():

@@ -1,29 +1,54 @@
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from carnegie_crawler.items import Publication
-from carnegie_crawler.output import OutputError
 from carnegie_crawler.pipelines.dedupe import DedupePipeline
 from carnegie_crawler.pipelines.validation import ValidationPipeline
 from carnegie_crawler.pipelines.writer import JsonLinesWriterPipeline
+from carnegie_crawler.run.config import ConfigError, RunConfig, check_paths
+from carnegie_crawler.run.owner import RunOwner
 from carnegie_crawler.schema import SchemaLoadError
 from carnegie_crawler.spiders.commentary import CommentarySpider
-from tests.helpers import valid_record
+from tests.helpers import project_settings, valid_record
 
 
 def make_crawler(tmp_path, **settings):
     base = {
-        "CARNEGIE_OUTPUT": str(tmp_path / "out" / "%(name)s-%(time)s.jsonl"),
-        "CARNEGIE_REJECTS": str(tmp_path / "out" / "%(name)s-%(time)s.rejects.jsonl"),
+        "CARNEGIE_OUTPUT": str(tmp_path / "out" / "%(run_id)s.jsonl"),
+        "CARNEGIE_REJECTS": str(tmp_path / "out" / "rejects" / "%(run_id)s.jsonl"),
         "CARNEGIE_STATE": str(tmp_path / "state.sqlite3"),
     }
-    crawler = get_crawler(CommentarySpider, base | settings)
+    crawler = get_crawler(CommentarySpider, project_settings(**(base | settings)))
     crawler.stats.open_spider()
     return crawler
+
+
+@contextmanager
+def open_run(tmp_path, **settings) -> Iterator[tuple[Crawler, RunOwner]]:
+    """A crawler and its run owner, as Scrapy makes them, with the run's files open; released after."""
+    crawler = make_crawler(tmp_path, **settings)
+    run = RunOwner.from_crawler(crawler)
+    run.spider_opened()
+    try:
+        yield crawler, run
+    finally:
+        run._release()
+        for file in (run.output, run.rejects):
+            if file is not None:
+                file.close()
+
+
+def finish(crawler: Crawler, run: RunOwner) -> None:
+    """End the run as a healthy crawl of one start page would."""
+    crawler.stats.set_value("carnegie/start_pages/fetched", 1)
+    run.spider_closed(crawler.spidercls(), "finished")
 
 
 def publication(**changes) -> Publication:
@@ -34,29 +59,29 @@ def publication(**changes) -> Publication:
 
 
 def test_valid_items_pass_unchanged(tmp_path):
-    pipe = ValidationPipeline.from_crawler(make_crawler(tmp_path))
-    pipe.open_spider()
-    item = publication()
-    assert pipe.process_item(item) is item
-    pipe.close_spider()
-    assert not list((tmp_path / "out").glob("*.rejects.jsonl*")), "no rejects file without rejects"
+    with open_run(tmp_path) as (crawler, run):
+        pipe = ValidationPipeline(crawler, run)
+        item = publication()
+        assert pipe.process_item(item) is item
+        finish(crawler, run)
+    assert not list((tmp_path / "out").rglob("rejects/*")), "no rejects file without rejects"
 
 
 def test_invalid_item_is_dropped_counted_and_written_with_every_reason(tmp_path, caplog):
-    crawler = make_crawler(tmp_path)
-    pipe = ValidationPipeline.from_crawler(crawler)
-    pipe.open_spider()
-    bad = publication(title=None, published_date="2014-02-30")
-    with pytest.raises(DropItem) as raised:
-        pipe.process_item(bad)
-    message = str(raised.value)
-    assert bad.url in message
-    assert "$.title" in message
-    assert "$.published_date" in message
-    assert crawler.stats.get_value("carnegie/validation/dropped") == 1
-    assert crawler.stats.get_value("carnegie/validation/errors/$.title") == 1
-    pipe.close_spider()
-    [rejects] = list((tmp_path / "out").glob("*.rejects.jsonl"))
+    with open_run(tmp_path) as (crawler, run):
+        pipe = ValidationPipeline(crawler, run)
+        bad = publication(title=None, published_date="2014-02-30")
+        with pytest.raises(DropItem) as raised:
+            pipe.process_item(bad)
+        message = str(raised.value)
+        assert bad.url in message
+        assert "$.title" in message
+        assert "$.published_date" in message
+        assert crawler.stats.get_value("carnegie/validation/dropped") == 1
+        assert crawler.stats.get_value("carnegie/validation/errors/$.title") == 1
+        finish(crawler, run)
+    assert run.exit_code == 1, "all items invalid: an unhealthy run, whose files stay unpublished"
+    [rejects] = list((tmp_path / "out" / "rejects").glob("*.jsonl.*.part"))
     [line] = rejects.read_text(encoding="utf-8").splitlines()
     reject = json.loads(line)
     assert reject["url"] == bad.url
@@ -108,18 +133,19 @@ def test_lang_parameter_does_not_split_one_document(tmp_path):
 # -- writer -------------------------------------------------------------------
 
 
-def test_writer_uses_a_part_file_and_renames_it_at_close(tmp_path):
-    crawler = make_crawler(tmp_path)
-    pipe = JsonLinesWriterPipeline.from_crawler(crawler)
-    pipe.open_spider()
-    pipe.process_item(publication(title="Türkiye’s “choice”"))
-    pipe.process_item(publication(url="https://carnegieendowment.org/posts/2020/01/other?lang=en"))
-    [part] = list((tmp_path / "out").glob("*.jsonl.part"))
-    lines = part.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 2, "each item is flushed as soon as it is written"
-    assert not list((tmp_path / "out").glob("*.jsonl")), "no final file before close"
-    pipe.close_spider()
+def test_writer_uses_a_part_file_and_renames_it_when_a_healthy_run_ends(tmp_path):
+    with open_run(tmp_path) as (crawler, run):
+        pipe = JsonLinesWriterPipeline(crawler, run)
+        pipe.process_item(publication(title="Türkiye’s “choice”"))
+        pipe.process_item(publication(url="https://carnegieendowment.org/posts/2020/01/other?lang=en"))
+        [part] = list((tmp_path / "out").glob("*.jsonl.*.part"))
+        lines = part.read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 2, "each item is written as soon as it comes"
+        assert not list((tmp_path / "out").glob("*.jsonl")), "no final file before the end"
+        finish(crawler, run)
+    assert run.exit_code == 0
     [final] = list((tmp_path / "out").glob("*.jsonl"))
+    assert final.name == f"{run.run_id}.jsonl"
     assert final.name.startswith("commentary-")
     assert not part.exists()
     raw = final.read_text(encoding="utf-8")
@@ -128,21 +154,51 @@ def test_writer_uses_a_part_file_and_renames_it_at_close(tmp_path):
     assert crawler.stats.get_value("carnegie/output/items") == 2
 
 
-def test_writer_keeps_a_leftover_part_file(tmp_path):
-    crawler = make_crawler(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "fixed.jsonl"))
-    (tmp_path / "fixed.jsonl.part").write_text('{"from": "a crashed run"}\n')
-    pipe = JsonLinesWriterPipeline.from_crawler(crawler)
-    pipe.open_spider()
-    pipe.close_spider()
-    leftovers = list(tmp_path.glob("fixed.jsonl.part.*"))
-    assert len(leftovers) == 1
-    assert "crashed run" in leftovers[0].read_text()
-    assert (tmp_path / "fixed.jsonl").read_text() == ""
+def test_an_unhealthy_run_keeps_its_lines_unpublished_and_commits_no_state(tmp_path):
+    with open_run(tmp_path) as (crawler, run):
+        JsonLinesWriterPipeline(crawler, run).process_item(publication())
+        run.spider_closed(crawler.spidercls(), "finished")  # no start page fetched: unhealthy
+    assert run.exit_code == 1
+    assert not list((tmp_path / "out").glob("*.jsonl"))
+    [part] = list((tmp_path / "out").glob("*.jsonl.*.part"))
+    assert len(part.read_text().splitlines()) == 1, "the lines are kept, named in the manifest"
+    manifest = json.loads((tmp_path / "out" / f"{run.run_id}.manifest.json").read_text())
+    assert (manifest["published"], manifest["output"]["path"]) == (False, part.name)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM staging").fetchone() == (1,), "staged until the next run drops it"
 
 
-def test_writer_is_off_when_output_is_empty(tmp_path):
-    with pytest.raises(NotConfigured):
-        JsonLinesWriterPipeline.from_crawler(make_crawler(tmp_path, CARNEGIE_OUTPUT=""))
+def test_a_run_never_touches_another_runs_part_file(tmp_path):
+    other = tmp_path / "fixed.jsonl.0a0b0c.part"
+    other.write_text('{"from": "a crashed or live run"}\n')
+    with open_run(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "fixed.jsonl")) as (crawler, run):
+        run.write(publication())
+        finish(crawler, run)
+    assert other.read_text() == '{"from": "a crashed or live run"}\n'
+    assert json.loads((tmp_path / "fixed.jsonl").read_text())["url"] == publication().url
+
+
+def test_two_runs_in_the_same_second_get_different_ids_and_part_files(tmp_path):
+    with open_run(tmp_path, CARNEGIE_STATE="") as (_, first), open_run(tmp_path, CARNEGIE_STATE="") as (_, second):
+        assert first.run_id != second.run_id
+        assert first.output.part != second.output.part
+
+
+def test_without_an_output_file_items_are_still_staged(tmp_path):
+    with open_run(tmp_path, CARNEGIE_OUTPUT="") as (crawler, run):
+        assert run.output is None
+        assert run.write(publication())
+        finish(crawler, run)
+    assert run.exit_code == 0
+    assert not (tmp_path / "out").exists()
+
+
+def check(tmp_path, **settings) -> None:
+    crawler = make_crawler(tmp_path, **settings)
+    check_paths(RunConfig.from_settings(crawler.settings), crawler.settings, "commentary")
 
 
 def test_unwritable_output_directory_is_a_clear_error(tmp_path, monkeypatch):
@@ -151,24 +207,25 @@ def test_unwritable_output_directory_is_a_clear_error(tmp_path, monkeypatch):
     # CI runs as root, which ignores permission bits: ask os.access for the answer a user would get.
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(locked) else real_access(path, mode))
-    pipe = JsonLinesWriterPipeline.from_crawler(make_crawler(tmp_path, CARNEGIE_OUTPUT=str(locked / "x.jsonl")))
-    with pytest.raises(OutputError, match="not writable"):
-        pipe.open_spider()
+    with pytest.raises(ConfigError, match="not writable"):
+        check(tmp_path, CARNEGIE_OUTPUT=str(locked / "x.jsonl"))
 
 
 def test_output_path_that_is_a_directory_is_a_clear_error(tmp_path):
-    pipe = JsonLinesWriterPipeline.from_crawler(make_crawler(tmp_path, CARNEGIE_OUTPUT=str(tmp_path)))
-    with pytest.raises(OutputError, match="is a directory"):
-        pipe.open_spider()
+    with pytest.raises(ConfigError, match="is a directory"):
+        check(tmp_path, CARNEGIE_OUTPUT=str(tmp_path))
 
 
 def test_output_under_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
-    pipe = JsonLinesWriterPipeline.from_crawler(
-        make_crawler(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "file" / "o.jsonl"))
-    )
-    with pytest.raises(OutputError, match="cannot create directory"):
-        pipe.open_spider()
+    with pytest.raises(ConfigError, match="cannot create directory"):
+        check(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "file" / "o.jsonl"))
+
+
+def test_a_feed_export_path_is_checked_too(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="feed: cannot create directory"):
+        check(tmp_path, FEEDS={str(tmp_path / "file" / "feed.jsonl"): {"format": "jsonlines"}})
 
 
 # -- URL normalisation middleware ---------------------------------------------

@@ -85,8 +85,11 @@ def test_a_dropped_item_is_not_marked_as_seen(editable_site, tmp_path):
     strict = tmp_path / "strict.schema.json"
     schema = (SITE.parent.parent / "schemas" / "publication.schema.json").read_text()
     strict.write_text(schema.replace('"word_count": {', '"word_count": {"maximum": 70, ', 1))
+    # Rejects up to 100 % keep the run healthy, so it commits: an unhealthy run commits nothing at all.
     first, items = yield run_crawl(
-        crawl_settings(tmp_path / "run1", CARNEGIE_STATE=state, CARNEGIE_SCHEMA=str(strict)),
+        crawl_settings(
+            tmp_path / "run1", CARNEGIE_STATE=state, CARNEGIE_SCHEMA=str(strict), CARNEGIE_MAX_INVALID_RATIO=1
+        ),
         start_urls=start_urls(editable_site),
     )
     rejected = first.stats.get_value("carnegie/validation/dropped")

@@ -55,5 +55,16 @@ def test_unwritable_output_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "file").write_text("")
     result = scrapy("crawl", "commentary", "-s", f"CARNEGIE_OUTPUT={tmp_path / 'file' / 'x.jsonl'}")
     assert result.returncode == 2
-    assert "Error: cannot create directory" in result.stderr
+    assert result.stderr.startswith("Error: CARNEGIE_OUTPUT: cannot create directory")
     assert "Traceback" not in result.stderr
+
+
+def test_scrapy_demo_twice_on_an_unchanged_site_reports_nothing_updated(tmp_path):
+    """The demo serves the site on a new port each time; items name canonical URLs, so nothing changes."""
+    paths = [f"CARNEGIE_OUTPUT={tmp_path / 'demo.jsonl'}", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}"]
+    args = ["demo", *(arg for path in paths for arg in ("-s", path))]
+    first, second = scrapy(*args), scrapy(*args)
+    assert (first.returncode, second.returncode) == (0, 0), second.stderr[-2000:]
+    manifest = json.loads((tmp_path / "demo.manifest.json").read_text(encoding="utf-8"))
+    items = manifest["counts"]["items"]
+    assert (items["new"], items["updated"], items["unchanged"]) == (0, 0, len(EXPECTED["expected_items"]))

@@ -67,15 +67,15 @@ def test_a_lone_surrogate_fails_as_it_always_did():
 
 def test_the_writer_writes_every_item_as_asdict_and_json_did(tmp_path):
     from carnegie_crawler.pipelines.writer import JsonLinesWriterPipeline
-    from tests.components.test_pipelines import make_crawler, publication
+    from tests.components.test_pipelines import finish, open_run, publication
 
     items = [page_item(name) for name in fixture_cases()]
     items += [publication(word_count=3.0), publication(topics=("Security", "Energy")), publication(word_count=2**70)]
-    pipe = JsonLinesWriterPipeline.from_crawler(make_crawler(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "o.jsonl")))
-    pipe.open_spider()
-    for item in items:
-        pipe.process_item(item)
-    pipe.close_spider()
+    with open_run(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "o.jsonl"), CARNEGIE_STATE="") as (crawler, run):
+        pipe = JsonLinesWriterPipeline(crawler, run)
+        for item in items:
+            pipe.process_item(item)
+        finish(crawler, run)
     assert (tmp_path / "o.jsonl").read_bytes() == b"".join(json_line(ItemAdapter(i).asdict()) for i in items)
 
 

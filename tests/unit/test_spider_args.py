@@ -1,12 +1,13 @@
 import pytest
 
-from carnegie_crawler.spiders.commentary import (
+from carnegie_crawler.spiders.arguments import (
     DEFAULT_START_URLS,
-    CommentarySpider,
     SpiderArgumentError,
+    parse_arguments,
     parse_start_urls,
     parse_types,
 )
+from carnegie_crawler.spiders.commentary import CommentarySpider
 
 
 def test_default_start_urls_include_the_required_pages():
@@ -42,7 +43,8 @@ def test_start_urls_file_skips_comments_and_blank_lines(tmp_path):
         ("file:///etc/passwd", "not an http(s) URL"),
         ("carnegieendowment.org/posts/x", "not an http(s) URL"),
         ("https://", "not an http(s) URL"),
-        (" , ", "no start URLs"),
+        (" , ", "start_urls is empty"),
+        ("", "start_urls is empty"),
     ],
 )
 def test_bad_start_urls_are_refused_with_a_reason(value, fragment):
@@ -72,3 +74,29 @@ def test_spider_validates_arguments_when_built():
     spider = CommentarySpider(start_urls="http://127.0.0.1:8123/posts/2020/01/a,https://www.carnegieendowment.org/b")
     assert spider.hosts == frozenset({"127.0.0.1", "carnegieendowment.org"})
     assert CommentarySpider(start_urls="http://mirror:8080/posts/2020/01/x").hosts == frozenset({"mirror"})
+
+
+@pytest.mark.parametrize("name", ["colour", "incremntal", "start_url"])
+def test_an_unknown_argument_is_refused_not_ignored(name):
+    with pytest.raises(SpiderArgumentError, match=f"unknown spider argument '{name}'.*incremental"):
+        parse_arguments({name: "x"})
+
+
+def test_scrapyds_own_arguments_are_accepted():
+    assert parse_arguments({"_job": "abc123", "_version": "r1"}).given == {"_job": "abc123", "_version": "r1"}
+
+
+def test_an_empty_start_urls_file_argument_is_refused():
+    with pytest.raises(SpiderArgumentError, match="start_urls_file is empty"):
+        parse_arguments({"start_urls_file": ""})
+
+
+def test_arguments_resolve_once_into_one_typed_object():
+    args = parse_arguments({"types": "commentary", "since": "2024-01-31", "incremental": "yes"})
+    assert (args.types, args.since, args.incremental, args.filtered) == (
+        frozenset({"commentary"}),
+        "2024-01-31",
+        True,
+        True,
+    )
+    assert parse_arguments({}).filtered is False

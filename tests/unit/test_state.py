@@ -1,8 +1,9 @@
+import errno
 import sqlite3
 
 import pytest
 
-from carnegie_crawler.state import StateError, StateStore
+from carnegie_crawler.run.store import StateError, StateStore, state_error
 
 
 def stage(store: StateStore, run: str, url: str = "https://c.org/posts/2020/01/a?lang=en", **kw) -> None:
@@ -58,7 +59,7 @@ def test_the_state_file_uses_wal(tmp_path):
     ("content", "fragment"),
     [
         (b"this is not a database at all" * 10, "not an SQLite database"),
-        (b"SQLite format 3\x00" + b"\xff" * 200, "unreadable or corrupt"),
+        (b"SQLite format 3\x00" + b"\xff" * 200, "is corrupt"),
     ],
 )
 def test_a_corrupt_state_file_is_an_error_and_is_left_untouched(tmp_path, content, fragment):
@@ -91,3 +92,57 @@ def test_another_programs_database_is_refused(tmp_path):
     db.close()
     with pytest.raises(StateError, match="another program"):
         StateStore(path)
+
+
+def test_a_state_file_locked_by_another_program_says_locked_not_corrupt(tmp_path):
+    path = tmp_path / "s.db"
+    StateStore(path).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StateError, match="is locked by another program") as caught:
+            StateStore(path, busy_timeout=0.1)
+        assert caught.value.kind == "locked"
+        assert "corrupt" not in str(caught.value)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_full_database_fails_one_flush_and_the_connection_stays_usable(tmp_path):
+    store = StateStore(tmp_path / "s.db", batch=10_000)
+    (pages,) = store.db.execute("PRAGMA page_count").fetchone()
+    store.db.execute(f"PRAGMA max_page_count={pages + 2}")  # SQLite's own "database or disk is full"
+    for i in range(2000):
+        stage(store, "r", url=f"https://c.org/posts/2020/01/{i}", links=["x" * 200])
+    with pytest.raises(StateError, match="the disk is full") as caught:
+        store.flush()
+    assert caught.value.kind == "disk-full"
+    assert not store.db.in_transaction, "the failed statement was rolled back"
+    store.db.execute("PRAGMA max_page_count=1073741823")
+    store.flush()  # the same rows, now that there is room
+    assert store.commit_run("r", "t", "o", 2000) == 2000
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "words"),
+    [
+        ("SQLITE_BUSY", "locked", "is locked"),
+        ("SQLITE_READONLY_DBMOVED", "read-only", "is read-only"),
+        ("SQLITE_FULL", "disk-full", "disk is full"),
+        ("SQLITE_CORRUPT", "corrupt", "is corrupt"),
+    ],
+)
+def test_each_sqlite_failure_has_its_own_message(tmp_path, name, kind, words):
+    exc = sqlite3.OperationalError("boom")
+    exc.sqlite_errorname = name
+    error = state_error(tmp_path / "s.db", exc, "committing")
+    assert (error.kind, words in str(error)) == (kind, True)
+    assert kind == "corrupt" or "corrupt" not in str(error)
+
+
+def test_os_errors_are_named_too(tmp_path):
+    full = state_error(tmp_path / "s.db", OSError(errno.ENOSPC, "No space left on device"), "opening")
+    read_only = state_error(tmp_path / "s.db", OSError(errno.EROFS, "Read-only file system"), "opening")
+    assert (full.kind, read_only.kind) == ("disk-full", "read-only")

@@ -1,0 +1,79 @@
+"""What the run commands (`crawl`, `demo`) share: the checks before Scrapy starts, and the exit status.
+
+The checks run before Scrapy configures logging, so bad input is one `Error:`
+line on stderr. The lock is taken here too, for the same reason; the run's owner
+adopts it (`lock.acquire` is re-entrant within a process).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from scrapy.crawler import Crawler, CrawlerProcessBase
+from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
+
+from ..schema import SchemaLoadError, load_validator
+from ..spiders.arguments import SpiderArgumentError
+from .config import ConfigError, RunConfig, check_paths
+from .lock import LockHeldError, acquire
+from .owner import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_PAUSED, RunStartError, owner_of
+from .store import StateError, StateStore
+
+logger = logging.getLogger("carnegie_crawler.run")
+
+
+def preflight(spider_cls: type[Any], spider_args: dict[str, str], settings: BaseSettings) -> RunStartError | None:
+    """The reason the run cannot start (with its exit status), or None."""
+    try:
+        check = getattr(spider_cls, "check_arguments", None)
+        if check is not None:
+            check(**spider_args)
+        config = RunConfig.from_settings(settings)
+        check_paths(config, settings, spider_cls.name)
+        load_validator(config.schema)
+    except (SpiderArgumentError, ConfigError, SchemaLoadError) as exc:
+        return RunStartError(str(exc), EXIT_BAD_INPUT)
+    target = config.state or config.jobdir
+    try:
+        if target is not None:
+            acquire(target, config.lock_timeout)
+        if config.state is not None:
+            StateStore(config.state).close()
+    except LockHeldError as exc:
+        return RunStartError(str(exc), EXIT_LOCKED)
+    except StateError as exc:
+        return RunStartError(str(exc), EXIT_LOCKED if exc.kind == "locked" else EXIT_BAD_INPUT)
+    return None
+
+
+def fail(error: RunStartError) -> int:
+    print(f"Error: {error}", file=sys.stderr)
+    return error.code
+
+
+def run_crawler(process: CrawlerProcessBase, crawler: Crawler, spider_args: dict[str, Any]) -> int:
+    """Run one crawl to its end; its exit status (docs/runs.md), after the summary line."""
+    refused: list[RunStartError] = []
+
+    def start_failed(failure: Failure) -> Failure | None:
+        if isinstance(failure.value, RunStartError):
+            refused.append(failure.value)
+            return None
+        return failure
+
+    outcome = process.crawl(crawler, **spider_args)
+    if hasattr(outcome, "addErrback"):
+        outcome.addErrback(start_failed)
+    process.start()
+    if refused:
+        return fail(refused[0])
+    owner = owner_of(crawler) if hasattr(crawler, "extensions") else None
+    if owner is None or owner.exit_code is None:
+        logger.error("Run failed: the run ended without a verdict (see the errors above)")
+        return EXIT_FAILED
+    if owner.summary:
+        (logger.info if owner.exit_code in (EXIT_OK, EXIT_PAUSED) else logger.error)("%s", owner.summary)
+    return owner.exit_code

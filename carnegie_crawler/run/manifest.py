@@ -1,0 +1,144 @@
+"""The run manifest (a JSON file beside the output) and the summary line that ends every run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import suppress
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..items import SCHEMA_VERSION
+from ..schema import default_schema_path
+from .health import Health
+
+if TYPE_CHECKING:
+    from .owner import RunOwner
+
+# Settings that shape what a run emits, recorded so a reader can tell two runs' outputs apart.
+_RECORDED_SETTINGS = (
+    "CARNEGIE_INCREMENTAL", "CARNEGIE_REFRESH_DAYS", "CARNEGIE_MAX_INVALID_RATIO", "CARNEGIE_MIN_COVERAGE",
+    "CARNEGIE_COVERAGE_MIN_ITEMS", "CARNEGIE_STUB_TYPES", "CARNEGIE_MAX_CARDS_PER_PAGE", "CARNEGIE_SCHEMA",
+    "ROBOTSTXT_OBEY", "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED", "USER_AGENT", "JOBDIR",
+)  # fmt: skip
+
+
+def build_manifest(
+    run: RunOwner, reason: str, health: Health, published: bool, stats: dict[str, Any]
+) -> dict[str, Any]:
+    """Everything a consumer needs to trust (or not) one run's output, with paths relative to the manifest."""
+    assert run.manifest_path is not None
+    here = run.manifest_path.parent
+    output = run.output.path if run.output is not None and published else (run.output.part if run.output else None)
+    rejects = None
+    if run.rejects is not None:
+        rejects = run.rejects.path if published and run.rejects.path.exists() else run.rejects.part
+    settings = run.crawler.settings
+    return {
+        "run_id": run.run_id,
+        "previous_run_id": run.previous_run,
+        "spider": run.crawler.spidercls.name,
+        "mode": "incremental" if run.incremental else ("filtered" if run.filtered else "full"),
+        "published": published,
+        "started_at": run.started_at,
+        "finished_at": iso(datetime.now(UTC)),
+        "finish_reason": reason,
+        "arguments": dict(getattr(run.arguments, "given", {}) or {}),
+        "settings": {name: settings.get(name) for name in _RECORDED_SETTINGS},
+        "crawler_version": _version(),
+        "schema_version": SCHEMA_VERSION,
+        "schema_sha256": _schema_sha256(run.config.schema),
+        "counts": counts(stats, run.written),
+        "field_coverage": run.coverage.shares(),
+        "output": describe_file(output, here),
+        "rejects": describe_file(rejects, here),
+        "health": health.to_dict(),
+    }
+
+
+@cache
+def _version() -> str:
+    try:
+        return metadata.version("carnegie-crawler")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@cache
+def _schema_sha256(path: str | None) -> str:
+    source = Path(path) if path else default_schema_path()
+    return hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def iso(value: Any) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else None
+
+
+def describe_file(path: Path | None, relative_to: Path | None = None) -> dict[str, Any] | None:
+    """Path (relative to the manifest's directory when it can be), whole lines and sha256 of *path*."""
+    if path is None or not path.exists():
+        return None
+    digest = hashlib.sha256()
+    lines = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+    shown = str(path)
+    if relative_to is not None:
+        with suppress(ValueError):  # another drive (Windows): keep the absolute path
+            shown = os.path.relpath(path, relative_to)
+    return {"path": shown, "lines": lines, "sha256": digest.hexdigest()}
+
+
+def counts(stats: dict[str, Any], written: int) -> dict[str, Any]:
+    def get(key: str) -> int:
+        return int(stats.get(key, 0) or 0)
+
+    return {
+        "requests": get("downloader/request_count"),
+        "responses_by_status": {
+            key.rsplit("/", 1)[1]: value
+            for key, value in sorted(stats.items())
+            if key.startswith("downloader/response_status_count/")
+        },
+        "items": {
+            "written": written,
+            "new": get("carnegie/items/new"),
+            "updated": get("carnegie/items/updated"),
+            "unchanged": get("carnegie/items/unchanged"),
+            "duplicate": get("carnegie/dedupe/dropped"),
+            "invalid": get("carnegie/validation/dropped"),
+            "before_since": get("carnegie/items/before_since"),
+            "skipped_type": get("carnegie/items/skipped_type"),
+        },
+        "start_pages": {"fetched": get("carnegie/start_pages/fetched"), "failed": get("carnegie/start_pages/failed")},
+        "skipped_fresh": get("carnegie/incremental/skipped_fresh"),
+        "errors": {k.rsplit("/", 1)[1]: v for k, v in sorted(stats.items()) if k.startswith("carnegie/errors/")},
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write *data* to *path* atomically: a reader sees the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def summary(verdict: str, items: dict[str, int], seconds: float, output: str) -> str:
+    """One line: the verdict, then what a scheduler's log reader needs to know."""
+    return (
+        f"{verdict}. {items['written']} written ({items['new']} new, {items['updated']} updated), "
+        f"{items['unchanged']} unchanged, {items['invalid']} invalid, in {seconds:.1f} s. {output}"
+    )
