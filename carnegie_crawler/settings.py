@@ -76,6 +76,8 @@ EXTENSIONS = {
 CARNEGIE_EXTRACT_WORKERS = 0
 # Feed exports (-o/-O) keep non-ASCII text readable, like our own writer.
 FEED_EXPORT_ENCODING = "utf-8"
+# In CSV, list and object fields are JSON strings that any CSV reader can parse back.
+FEED_EXPORTERS = {"csv": "carnegie_crawler.exporters.JsonFieldsCsvItemExporter"}
 
 # Where the dataset goes: one JSON object per line, renamed into place when a healthy run ends.
 # %(run_id)s is unique per run (spider name, start time in UTC, random suffix); %(time)s and

@@ -21,11 +21,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
+
+from ..urls import SITE_HOST
 
 from ..output import JsonLinesFile, OutputError, _complete_lines, item_line
 from . import jobdir
@@ -150,12 +153,23 @@ class RunOwner:
     def spider_opened(self) -> None:
         stats = self.crawler.stats
         assert stats is not None
+        self._warn_placeholder_contact()
         for key, value in (self.resumed or {}).get("counters", {}).items():
             stats.inc_value(key, value)  # a resumed run goes on counting where it paused
         if self.output is not None:
             self.output.open(resume=self.resumed is not None)
             verb = "Resuming" if self.resumed else "Writing"
             logger.info("%s items in %s (run %s)", verb, self.output.part, self.run_id)
+
+    def _warn_placeholder_contact(self) -> None:
+        """The live site should know who is crawling it: the shipped USER_AGENT names example.org."""
+        pages = getattr(self.arguments, "start_pages", ())
+        on_site = any(urlsplit(url).hostname in (SITE_HOST, f"www.{SITE_HOST}") for url in pages)
+        if on_site and "example.org" in str(self.crawler.settings.get("USER_AGENT")):
+            logger.warning(
+                "USER_AGENT still names the placeholder contact (example.org): set your own before crawling %s",
+                SITE_HOST,
+            )
 
     # -- what the pipelines tell ------------------------------------------------------
     def write(self, item: Any) -> bool:

@@ -245,3 +245,25 @@ def test_redirect_targets_are_rescheduled_in_normal_form(tmp_path):
     assert again is not None
     assert again.url == clean.url
     assert crawler.stats.get_value("carnegie/requests/renormalized") == 1
+
+
+def test_the_placeholder_contact_is_flagged_before_crawling_the_live_site(tmp_path, caplog):
+    crawler = make_crawler(tmp_path, CARNEGIE_STATE="")
+    crawler.spider = CommentarySpider()  # the default start pages, on carnegieendowment.org
+    run = RunOwner.from_crawler(crawler)
+    run.spider_opened()
+    run.output.close()
+    assert "USER_AGENT still names the placeholder contact" in caplog.text
+
+
+def test_a_mirror_crawl_or_a_real_contact_is_not_flagged(tmp_path, caplog):
+    for spider, agent in ((CommentarySpider(start_urls="http://127.0.0.1:9/posts/2020/01/a"), None),
+                          (CommentarySpider(), "carnegie-crawler/0.1 (+mailto:data@our.org)")):  # fmt: skip
+        crawler = make_crawler(
+            tmp_path / str(id(spider)), CARNEGIE_STATE="", **({"USER_AGENT": agent} if agent else {})
+        )
+        crawler.spider = spider
+        run = RunOwner.from_crawler(crawler)
+        run.spider_opened()
+        run.output.close()
+    assert "placeholder contact" not in caplog.text
