@@ -8,7 +8,8 @@ from typing import Any
 
 TESTS = Path(__file__).resolve().parent
 PAGES = TESTS / "fixtures" / "pages"
-SITE = TESTS / "site"
+# The demo site ships inside the package (scrapy demo serves it), and the e2e tests crawl it too.
+SITE = TESTS.parent / "carnegie_crawler" / "demo_site"
 
 
 def fixture_cases() -> list[str]:

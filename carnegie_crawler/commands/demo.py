@@ -13,13 +13,14 @@ from ..devserver import SiteServer
 from ..run.cli import fail, preflight, run_crawler
 from ..spiders.commentary import CommentarySpider
 
-DEMO_SITE = Path(__file__).resolve().parents[2] / "tests" / "site"
+# Package data: reconstructed pages, found where the package is installed (a checkout, a wheel).
+DEMO_SITE = Path(__file__).resolve().parents[1] / "demo_site"
 # A local server needs no politeness delays. Set above project priority, below `-s`.
 DEMO_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": False,
     "DOWNLOAD_DELAY": 0,
     "CARNEGIE_OUTPUT": "data/demo.jsonl",
-    "CARNEGIE_REJECTS": "data/demo.rejects.jsonl",
+    "CARNEGIE_REJECTS": "data/rejects/demo.jsonl",
     "CARNEGIE_STATE": "data/demo-state.sqlite3",
 }
 
