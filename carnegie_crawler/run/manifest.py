@@ -44,6 +44,7 @@ def build_manifest(
         "spider": run.crawler.spidercls.name,
         "mode": "incremental" if run.incremental else ("filtered" if run.filtered else "full"),
         "published": published,
+        "state": str(run.config.state.resolve()) if run.config.state is not None else None,
         "started_at": run.started_at,
         "finished_at": iso(datetime.now(UTC)),
         "finish_reason": reason,
@@ -56,6 +57,7 @@ def build_manifest(
         "field_coverage": run.coverage.shares(),
         "output": describe_file(output, here),
         "rejects": describe_file(rejects, here),
+        "removed": [vars(gone) for gone in run.removed] if published else [],
         "health": health.to_dict(),
     }
 

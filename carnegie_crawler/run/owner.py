@@ -28,16 +28,15 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
-from ..urls import SITE_HOST
-
 from ..output import JsonLinesFile, OutputError, _complete_lines, item_line
+from ..urls import SITE_HOST
 from . import jobdir
 from .config import ConfigError, RunConfig, render
 from .health import Coverage, Health, verdict
 from .ledger import Ledger
 from .lock import LockHeldError, RunLock, acquire
 from .manifest import build_manifest, counts, summary, write_json
-from .store import StateError, StateStore, now_utc
+from .store import Removal, StateError, StateStore, now_utc
 
 logger = logging.getLogger("carnegie_crawler.run")
 
@@ -71,6 +70,7 @@ class RunOwner:
         self.resumed: dict[str, Any] | None = None
         self.failure: str | None = None  # why the run stopped early (output or state error)
         self.recorded = 0  # items written (or, without an output file, staged) by this process
+        self.removed: list[Removal] = []  # documents this run found gone (docs/runs.md, "Removals")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunOwner:
@@ -247,6 +247,8 @@ class RunOwner:
         stats.set_value("carnegie/health/reasons", health.reasons)
         if health.ok:
             self._publish(reason, health)
+            if self.removed:
+                logger.info("%d document(s) removed from the site: listed in the manifest", len(self.removed))
         else:
             self._keep_unpublished(reason, health)
         if self.config.jobdir is not None:
@@ -263,10 +265,14 @@ class RunOwner:
                 if file is not None and (file is self.output or file.part.exists()):
                     file.publish()
                     done.append("output" if file is self.output else "rejects")
+            if self.store is not None:
+                self.removed = self.store.find_removals(self.run_id)
             self._write_manifest(reason, health, published=True)
             done.append("manifest")
             if self.store is not None:
-                count = self.store.commit_run(self.run_id, self.started_at, self._output_name(), self.written)
+                count = self.store.commit_run(
+                    self.run_id, self.started_at, self._output_name(), self.written, removed=self.removed
+                )
                 self._set_stat("carnegie/state/documents_committed", count)
                 logger.info("Committed %d document(s) to state %s", count, self.store.path)
         except Exception as exc:

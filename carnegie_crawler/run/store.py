@@ -118,6 +118,15 @@ def state_error(path: Path, exc: BaseException, doing: str) -> StateError:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """A document a run found removed (docs/runs.md, "Removals")."""
+
+    url: str
+    language: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Known:
     """What the last committed run knew of a document."""
 
@@ -283,13 +292,32 @@ class StateStore:
         self._staged.clear()
         self._staged_dead_ends.clear()
 
-    def commit_run(self, run_id: str, started_at: str, output: str | None, emitted: int) -> int:
-        """Promote the run's staged rows to documents, in one transaction. Returns the document count."""
+    def find_removals(self, run_id: str) -> list[Removal]:
+        """Documents this run found gone: every URL they were fetched from is now a dead end, one of them in
+        this run, and the run did not see them alive elsewhere. A document merely no longer linked is not."""
+        self.flush()
+        try:
+            rows = self._db.execute(_FIND_REMOVALS, {"run": run_id}).fetchall()
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc, "looking for removed documents") from None
+        return [Removal(url, language or None, reason) for url, language, reason in rows]
+
+    def commit_run(
+        self, run_id: str, started_at: str, output: str | None, emitted: int, removed: Sequence[Removal] = ()
+    ) -> int:
+        """Promote the run's staged rows to documents and drop *removed* ones, in one transaction.
+
+        Returns the count of documents the run saw.
+        """
         self.flush()
         db = self._db
         try:
             db.execute("PRAGMA synchronous=FULL")
             with self.transaction(immediate=True):
+                for gone in removed:  # before the promotion: the run did not see these alive
+                    key = (gone.url, gone.language or "")
+                    db.execute("DELETE FROM documents WHERE url = ? AND language = ?", key)
+                    db.execute("DELETE FROM fetched_urls WHERE url = ? AND language = ?", key)
                 db.execute(_PROMOTE_DOCUMENTS, (run_id,))
                 db.execute(_PROMOTE_URLS, (run_id,))
                 db.execute(_PROMOTE_DEAD_ENDS, (run_id,))
@@ -348,6 +376,27 @@ ON CONFLICT (url, language) DO UPDATE SET
     last_emitted_run = COALESCE(excluded.last_emitted_run, documents.last_emitted_run),
     etag = excluded.etag,
     last_modified = excluded.last_modified
+"""
+# Dead ends that mean "this page is gone", as opposed to "this link is not a page" (a PDF).
+_GONE_SQL = "(reason IN ('HTTP 404', 'HTTP 410') OR reason LIKE 'redirected away%')"
+_FIND_REMOVALS = f"""
+WITH now_gone AS (
+    SELECT fetched_url, reason FROM staging_dead_ends WHERE run_id = :run AND {_GONE_SQL}
+), gone AS (
+    SELECT fetched_url FROM now_gone UNION SELECT fetched_url FROM dead_ends WHERE {_GONE_SQL}
+)
+SELECT d.url, d.language, MIN(n.reason)
+FROM documents d
+JOIN fetched_urls f ON f.url = d.url AND f.language = d.language
+JOIN now_gone n ON n.fetched_url = f.fetched_url
+WHERE NOT EXISTS (
+    SELECT 1 FROM fetched_urls o WHERE o.url = d.url AND o.language = d.language
+    AND o.fetched_url NOT IN (SELECT fetched_url FROM gone)
+) AND NOT EXISTS (
+    SELECT 1 FROM staging s WHERE s.run_id = :run AND s.url = d.url AND s.language = d.language
+)
+GROUP BY d.url, d.language
+ORDER BY d.url, d.language
 """
 _PROMOTE_DEAD_ENDS = """
 INSERT OR REPLACE INTO dead_ends (fetched_url, reason, last_seen)

@@ -146,3 +146,37 @@ def test_os_errors_are_named_too(tmp_path):
     full = state_error(tmp_path / "s.db", OSError(errno.ENOSPC, "No space left on device"), "opening")
     read_only = state_error(tmp_path / "s.db", OSError(errno.EROFS, "Read-only file system"), "opening")
     assert (full.kind, read_only.kind) == ("disk-full", "read-only")
+
+
+def test_a_document_is_removed_only_when_every_address_it_was_fetched_from_is_gone(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    doc = "https://c.org/posts/2020/01/a?lang=en"
+    stage(store, "r1", url=doc, fetched_url="https://c.org/middle-east/posts/2020/01/a?lang=en")
+    stage(store, "r1", url=doc, fetched_url=doc)
+    store.commit_run("r1", "t", "o", 1)
+
+    store.stage_dead_end("r2", doc, "HTTP 410")
+    assert store.find_removals("r2") == [], "one of its two addresses still answers"
+    store.commit_run("r2", "t", "o", 0)
+
+    store.stage_dead_end("r3", "https://c.org/middle-east/posts/2020/01/a?lang=en", "HTTP 404")
+    [gone] = store.find_removals("r3")
+    assert (gone.url, gone.language, gone.reason) == (doc, "en", "HTTP 404")
+    store.commit_run("r3", "t", "o", 0, removed=[gone])
+    assert store.lookup_document(doc, "en") is None, "a removed document leaves the state"
+    assert store.find_removals("r4") == []
+    store.close()
+
+
+def test_not_linked_any_more_or_not_a_page_or_seen_alive_is_not_removal(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    a, b, c = (f"https://c.org/posts/2020/01/{x}?lang=en" for x in "abc")
+    for url in (a, b, c):
+        stage(store, "r1", url=url)
+    store.commit_run("r1", "t", "o", 3)
+    # a: not linked in r2 (no dead end); b: now a PDF; c: 404 under one address, alive under another
+    store.stage_dead_end("r2", b, "not html: application/pdf")
+    store.stage_dead_end("r2", c, "HTTP 404")
+    stage(store, "r2", url=c, fetched_url="https://c.org/middle-east/posts/2020/01/c?lang=en")
+    assert store.find_removals("r2") == []
+    store.close()
