@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 
 from lxml.etree import _Element as Element
 
 from ..items import Author
 from ..urls import normalize_url
-from .text import ancestors, clean, element_text, tag
+from .text import clean, element_text, tag
 from .vocab import BYLINE, BYLINE_WORDS, NAME_SUFFIX
 
 _SPLIT = re.compile(r"\s*,\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+", re.IGNORECASE)
@@ -19,7 +18,6 @@ _NON_WORD = re.compile(r"[\W_]+")
 _PEOPLE_PATH = re.compile(r"/people/[^/?#]+")
 
 
-@lru_cache(maxsize=8192)  # the same few names are compared many times per page
 def name_key(name: str) -> str:
     """Match names across byline, cards and metadata despite punctuation ("Graham Jr." / "Graham, Jr.")."""
     return " ".join(_NON_WORD.sub(" ", name.casefold()).split())
@@ -73,17 +71,17 @@ def card_roles(
     skip = {el for card in cards for el in card.iter()}
     in_order = [el for container in scope for el in container.iter() if el not in skip]
     inside = set(in_order)
-    keys = _name_keys(in_order, wanted, text)
-    name_els = [(el, keys[el]) for el in in_order if el in keys]
+    # The elements whose whole text is an author's name, outermost first.
+    name_els = [(el, key) for el in in_order if tag(el) and (key := name_key(text(el))) in wanted]
     name_els.sort(key=lambda pair: _depth(pair[0]))
     roles: dict[str, str] = {}
     for el, key in name_els:
         if key in roles:
             continue
         # Ancestors shared with another author's name bound each card.
-        fence = {a for other, k in name_els if k != key for a in (other, *ancestors(other))}
+        fence = {a for other, k in name_els if k != key for a in (other, *other.iterancestors())}
         card = el
-        for parent in ancestors(el):
+        for parent in el.iterancestors():
             if parent in fence or parent not in inside:
                 break
             card = parent
@@ -92,32 +90,8 @@ def card_roles(
     return roles
 
 
-def _name_keys(elements: list[Element], wanted: set[str], text: Callable[[Element], str]) -> dict[Element, str]:
-    """The elements whose whole text is one of the *wanted* name keys.
-
-    Children first: an element's key contains each child's key, so once a child's
-    key is longer than any wanted name, no ancestor can be a name and the text of
-    big containers is never assembled.
-    """
-    longest = max(map(len, wanted), default=0)
-    too_long: set[Element] = set()
-    found: dict[Element, str] = {}
-    for el in reversed(elements):
-        if not tag(el):
-            continue
-        if any(child in too_long for child in el):
-            too_long.add(el)
-            continue
-        key = name_key(text(el))
-        if len(key) > longest:
-            too_long.add(el)
-        elif key in wanted:
-            found[el] = key
-    return found
-
-
 def _depth(el: Element) -> int:
-    return sum(1 for _ in ancestors(el))
+    return sum(1 for _ in el.iterancestors())
 
 
 def _role_after(name_el: Element, card: Element, names: set[str]) -> str | None:
@@ -127,7 +101,7 @@ def _role_after(name_el: Element, card: Element, names: set[str]) -> str | None:
         if el is name_el:
             seen_name = True
             continue
-        if not seen_name or not tag(el) or name_el in ancestors(el) or not clean(el.text):
+        if not seen_name or not tag(el) or name_el in el.iterancestors() or not clean(el.text):
             continue
         text = element_text(el)
         if name_key(text) in names or text.lower() == "recent work":

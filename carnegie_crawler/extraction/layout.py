@@ -7,10 +7,9 @@ section headings), so a redesign that renames classes does not move them.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from itertools import count
+from itertools import islice
 
 from lxml import etree
 from lxml.etree import _Element as Element
@@ -18,8 +17,8 @@ from lxml.etree import _Element as Element
 from ..urls import is_publication_url, normalize_url
 from .authors import split_byline
 from .dates import parse_printed_date
-from .sections import find_all_headings, heading_root, section_scope
-from .text import HEADING_TAGS, SKIP_TAGS, ancestors, element_text, fold, is_footnote_marker, tag
+from .sections import find_all_headings, section_scope
+from .text import HEADING_TAGS, element_text, fold, tag
 from .vocab import (
     ABOUT_AUTHORS,
     BYLINE,
@@ -46,22 +45,15 @@ class Layout:
     def __init__(self, root: Element, base_url: str, description: str | None = None) -> None:
         self.root = root
         self.base_url = base_url
-        # Positions of the elements (comments left out), numbered in C: no bytecode per element.
-        self.order = dict(zip(root.iter(etree.Element), count()))
+        # Positions of the elements in document order (comments left out).
+        self.order = {el: i for i, el in enumerate(root.iter(etree.Element))}
         self.h1 = self._first_h1()
         self.content = self._content_root()
         # The content's elements, listed once: a dozen passes below walk them.
         self.elements = list(self.content.iter(etree.Element))
-        self._in_content = set(self.elements)
-        self._positions = list(map(self.order.__getitem__, self.elements))  # ascending: document order
-        # Each element's own text, folded once (most passes below only look at short own texts),
-        # gathered by the pass that looks for section headings.
-        self.texts: dict[Element, str] = {}
-        self.headings = find_all_headings(root, _SECTIONS, self.texts, self._in_content)
-        top = heading_root(root)
-        if self.content is not top and top not in self.content.iterancestors():
-            # Content that is not all inside <body> (no HTML parser builds that): read it here.
-            self.texts = {el: fold(raw) for el in self.elements if (raw := el.text) and not raw.isspace()}
+        # Each element's own text (before its first child), folded, in document order.
+        self.texts = {el: fold(raw) for el in self.elements if (raw := el.text) and not raw.isspace()}
+        self.headings = find_all_headings(root, _SECTIONS)
         self._full_texts: dict[Element, str] = {}
         accept = {"recent": self._has_card_link, "more": self._has_card_link, "about": _has_people_or_heading}
         self.scopes = {
@@ -69,15 +61,6 @@ class Layout:
         }
         self._fenced = {el for key in self.headings for el in (*self.headings[key], *self.scopes[key])}
         self._fenced.update(self._promo_boxes())
-        # Inherited flags, each the subtrees of the elements that carry it, so a lookup never
-        # walks the ancestors. The content root itself is never chrome.
-        self._chrome = _subtrees(
-            el for el in self.elements[1:] if el.tag in _NOT_CONTENT or el.get("role") in _CHROME_ROLES
-        )
-        if self._walk_fenced(self.content):
-            self._fenced_all = set(self.elements)
-        else:
-            self._fenced_all = _subtrees(el for el in self._fenced if el in self._in_content)
         self.disclaimer = next((el for el, text in self.texts.items() if DISCLAIMER_WORDS in text.lower()), None)
         self.start = self.pos(self.h1) if self.h1 is not None else self.pos(self.content)
         self.first_long = self._first_long_paragraph(description)
@@ -106,34 +89,22 @@ class Layout:
         return self.elements
 
     def text(self, el: Element) -> str:
-        """`element_text(el)`, computed once per element and page."""
-        found = self._full_texts.get(el)
-        if found is None:
-            if not len(el) and el in self._in_content and el.tag not in SKIP_TAGS and not is_footnote_marker(el):
-                found = self.texts.get(el, "")  # a leaf's text is its own text, folded once above
-            else:
-                found = element_text(el)
-            self._full_texts[el] = found
-        return found
+        """`element_text(el)`, computed once per element and page (several passes read the same texts)."""
+        if el not in self._full_texts:
+            self._full_texts[el] = element_text(el)
+        return self._full_texts[el]
 
     def in_fenced_section(self, el: Element) -> bool:
-        if el in self._in_content:
-            return el in self._fenced_all
-        return self._walk_fenced(el)
+        return el in self._fenced or any(a in self._fenced for a in el.iterancestors())
 
     def is_chrome(self, el: Element) -> bool:
         """Inside navigation, footers, asides, forms, figures or dialogs (the content root itself never is)."""
-        if el in self._in_content:
-            return el in self._chrome
-        for node in (el, *ancestors(el)):
+        for node in (el, *el.iterancestors()):
             if node is self.content:
                 return False
             if _is_chrome_element(node):
                 return True
         return False
-
-    def _walk_fenced(self, el: Element) -> bool:
-        return el in self._fenced or any(a in self._fenced for a in ancestors(el))
 
     def in_header_zone(self, el: Element) -> bool:
         """After the title and before the body starts."""
@@ -145,31 +116,25 @@ class Layout:
 
     @cached_property
     def header_zone(self) -> list[Element]:
-        """The content elements `in_header_zone`, in order: a slice, so passes over the zone skip the rest."""
-        return self._between(self.start, self.first_long if self.first_long >= 0 else len(self.order))
+        """The content elements `in_header_zone`, in order."""
+        return [el for el in self.elements if self.in_header_zone(el)]
 
     @cached_property
     def body_zone(self) -> list[Element]:
         """The content elements `in_body_zone`, in order."""
-        return self._between(self.header_end + 1, self.body_end)
-
-    def _between(self, low: int, high: int) -> list[Element]:
-        """Content elements at positions from *low* up to, not including, *high*."""
-        return self.elements[bisect_left(self._positions, low) : bisect_left(self._positions, high)]
+        return [el for el in self.elements if self.in_body_zone(el)]
 
     # -- landmarks ---------------------------------------------------------
     def _first_h1(self) -> Element | None:
         h1s = [h for h in self.root.iter("h1") if element_text(h)]
         for h in h1s:
-            if any(tag(a) in ("article", "main") for a in ancestors(h)):
+            if next(h.iterancestors("article", "main"), None) is not None:
                 return h
         return h1s[0] if h1s else None
 
     def _content_root(self) -> Element:
-        if self.h1 is not None:
-            for a in ancestors(self.h1):
-                if tag(a) in ("article", "main"):
-                    return a
+        if self.h1 is not None and (found := next(self.h1.iterancestors("article", "main"), None)) is not None:
+            return found
         for name in ("article", "main", "body"):
             found = self.root.find(f".//{name}")
             if found is not None:
@@ -208,25 +173,23 @@ class Layout:
             own = self.own(el)
             if not own or not starts(own):
                 continue
-            block, text = el, self.text(el)
-            while not complete(text):
-                parent = block.getparent()
-                if parent is None or parent is self.content or len(parent_text := self.text(parent)) > _MAX_LINE:
+            for block in (el, *el.iterancestors()):
+                if block is self.content and block is not el:
                     break
-                block, text = parent, parent_text
-            else:  # a whole line
-                if len(text) <= _MAX_LINE:
+                text = self.text(block)
+                if len(text) > _MAX_LINE:
+                    break
+                if complete(text):
                     return block
         return None
 
     def _promo_boxes(self) -> Iterable[Element]:
         """The project promo: a "Project" label, the project's name and "Learn More"."""
         for el, own in self.texts.items():
-            if len(own) > 20 or own.lower() != "project":  # the length first: no lower() of every paragraph
+            if own.lower() != "project":
                 continue
-            box = el.getparent()
-            for _ in range(2):
-                if box is None or box is self.content:
+            for box in islice(el.iterancestors(), 2):
+                if box is self.content:
                     break
                 text = element_text(box)
                 if len(text) > _MAX_PROMO:
@@ -234,7 +197,6 @@ class Layout:
                 if "learn more" in text.lower():
                     yield box
                     break
-                box = box.getparent()
 
     def _body_end(self) -> int:
         after = [self.pos(h) for hs in self.headings.values() for h in hs if self.pos(h) > self.header_end]
@@ -253,15 +215,6 @@ class Layout:
 
 def _is_chrome_element(node: Element) -> bool:
     return tag(node) in _NOT_CONTENT or node.get("role") in _CHROME_ROLES
-
-
-def _subtrees(tops: Iterable[Element]) -> set[Element]:
-    """The elements inside any of *tops*, each top included, gathered by lxml's iterator in C."""
-    inside: set[Element] = set()
-    for top in tops:
-        if top not in inside:
-            inside.update(top.iter(etree.Element))
-    return inside
 
 
 def _has_people_or_heading(scope: list[Element]) -> bool:

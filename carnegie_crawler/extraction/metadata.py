@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 # Keys that identify the site's metadata block among other JSON scripts.
 _BLOCK_KEYS = frozenset({"authors", "type", "centers", "primaryCenter", "topics", "regions", "programs"})
 _MAX_BLOCK_CHARS = 1_000_000
-# The keys extraction reads, by the type SITE.md documents; a value of another type is dropped,
+# The keys extraction reads, by the type docs/site.md documents ("Metadata block"); a value of another type is dropped,
 # so the field is read from the page as if the key were missing.
 _TEXT_KEYS = ("type", "blog", "primaryCenter")
 _LIST_KEYS = ("authors", "centers", "collections", "programs", "projects", "regions", "topics")
@@ -55,7 +55,7 @@ class MetadataBlock:
 def wrong_typed_keys(values: dict[str, Any]) -> list[str]:
     """The keys extraction reads whose value is not of the documented type, in the block's order.
 
-    Empty strings and lists mean "none" whatever the key (SITE.md), and so does null:
+    Empty strings and lists mean "none" whatever the key (docs/site.md, "Metadata block"), and so does null:
     none of them is wrong. A string for a list is wrong even when it could be read as
     one name: "A, B" may be two names or "Thomas Graham, Jr.", and only the page can tell.
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
+from itertools import islice
 from urllib.parse import urlsplit
 
 from lxml.etree import _Element as Element
@@ -24,7 +25,7 @@ from .layout import Layout
 from .links import Rebase, canonical_rebase, canonical_url, rebased
 from .metadata import HeadMeta, MetadataBlock, read_head, read_metadata_block
 from .sections import card_links
-from .text import ancestors, clean, element_text, tag
+from .text import clean, element_text, tag
 from .vocab import BLOG_PATHS, BLOGS, BOILERPLATE, ORIGIN_LINE, SOURCE_LINE, TITLE_SUFFIX, TYPE_LABELS
 
 _LANG = re.compile(r"^([a-z]{2,3})(?:[-_]|$)", re.IGNORECASE)
@@ -93,8 +94,7 @@ def _extract(root: Element, fetched_url: str, crawled_at: str | None = None) -> 
     for key in _TAXONOMY:
         setattr(item, key, block.labels(key) if key in block.values else _visible_labels(key, page, fetched_url))
     item.body = _body(page, item.subtitle)
-    # Paragraphs are whitespace-folded and joined by blank lines: counting separators is `len(body.split())`.
-    item.word_count = item.body.count(" ") + item.body.count("\n\n") + 1 if item.body else 0
+    item.word_count = len(item.body.split()) if item.body else 0
     item.related = {
         "recent_work": rebased(card_links(page.scopes["recent"], fetched_url), rebase),
         "more_work": rebased(card_links(page.scopes["more"], fetched_url), rebase),
@@ -131,9 +131,8 @@ def _eyebrow(page: Layout) -> list[str]:
     if page.h1 is None:
         return []
     node = page.h1
-    for _ in range(3):
-        parent = node.getparent()
-        if parent is None or parent is page.content or node is page.content:
+    for parent in islice(page.h1.iterancestors(), 3):
+        if parent is page.content or node is page.content:
             break
         texts = [
             text
@@ -234,7 +233,7 @@ def _source_lines(page: Layout) -> list[tuple[Element, str]]:
 def _outlet(page: Layout, sources: list[tuple[Element, str]]) -> str | None:
     anchor = page.dateline if page.dateline is not None else page.h1
     for el, text in sources:
-        in_figure = any(tag(a) in ("figure", "figcaption") for a in (el, *ancestors(el)))
+        in_figure = any(tag(a) in ("figure", "figcaption") for a in (el, *el.iterancestors()))
         if not in_figure and page.pos(el) > page.pos(anchor) and page.in_header_zone(el):
             return text
     for el in page.body_zone:
@@ -252,7 +251,7 @@ def _image(
     if not url:
         return None
     credit = None
-    figure = next((a for a in ancestors(hero) if tag(a) == "figure"), None) if hero is not None else None
+    figure = next(hero.iterancestors("figure"), None) if hero is not None else None
     caption = figure.find(".//figcaption") if figure is not None else None
     if caption is not None:
         credit = SOURCE_LINE.sub("", element_text(caption)).strip() or None
@@ -267,7 +266,7 @@ def _hero(page: Layout) -> Element | None:
         if page.pos(img) >= page.start:
             break
         alt = (img.get("alt") or "").lower()
-        if img.get("src") and "logo" not in alt and not any(tag(a) in _SITE_CHROME for a in ancestors(img)):
+        if img.get("src") and "logo" not in alt and next(img.iterancestors(*_SITE_CHROME), None) is None:
             return img
     return None
 
@@ -288,7 +287,7 @@ def _visible_labels(key: str, page: Layout, base_url: str) -> list[str]:
             continue
         if key != "projects" and page.in_fenced_section(a):  # the promo box is fenced off from the body
             continue
-        if any(tag(x) == "p" and page.in_body_zone(x) for x in ancestors(a)):
+        if any(page.in_body_zone(p) for p in a.iterancestors("p")):
             continue
         out.append(text)
     return out

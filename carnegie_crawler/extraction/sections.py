@@ -1,20 +1,20 @@
 """Find page sections by their heading text, and the card links inside them.
 
-Class names are a guess (SITE.md), so a section is located by what it says:
+Class names are a guess (docs/site.md, "Anatomy"), so a section is located by what it says:
 "Recent Work", "More Work from ...", "About the Author(s)", "Notes".
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Iterable, Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 from lxml import etree
 from lxml.etree import _Element as Element
 
 from ..urls import is_excluded_section, is_publication_url, normalize_url
-from .text import HEADING_TAGS, ancestors, clean, element_text, fold, heading_level, tag
+from .text import HEADING_TAGS, clean, element_text, fold, heading_level, tag
 from .vocab import BLOGS, NON_BODY_SECTIONS, TYPE_LABELS
 
 _INLINE = frozenset({"a", "b", "strong", "em", "i", "span", "small", "font", "label"})
@@ -34,31 +34,17 @@ def heading_root(root: Element) -> Element:
     return next((child for child in root if child.tag == "body"), root)
 
 
-def find_all_headings(
-    root: Element,
-    patterns: dict[str, re.Pattern[str]],
-    own_texts: dict[Element, str] | None = None,
-    within: Container[Element] = (),
-) -> dict[str, list[Element]]:
+def find_all_headings(root: Element, patterns: dict[str, re.Pattern[str]]) -> dict[str, list[Element]]:
     """Headings for several patterns in one pass over the page.
 
     Works for `<h2>More Work from X</h2>`, `<h2>More Work<br>from X</h2>`,
     `<p><strong>Recent Work</strong></p>`, `<div role="heading">`, and sections
     labelled with `aria-label`. A sentence is never a heading, and neither is a
     link or a menu entry.
-
-    *own_texts*, if given, receives the folded own text (before the first child) of
-    every element in *within* that has one, in document order: the pass reads them
-    anyway, and the layout needs them, so it need not walk the page again.
     """
     found: dict[str, list[Element]] = {key: [] for key in patterns}
-    any_heading = _any_of(tuple((p.pattern, p.flags) for p in patterns.values()))
-    gather = own_texts if within else None
     for el in heading_root(root).iter(etree.Element):  # elements only, no comments
         raw = el.text
-        own = None
-        if gather is not None and raw and el in within and not raw.isspace():
-            own = gather[el] = fold(raw)
         name = el.tag
         if name in _NOT_SCANNED:
             continue
@@ -73,9 +59,7 @@ def find_all_headings(
         else:
             if not raw or len(raw) > 2 * _MAX_HEADING_CHARS or raw.isspace():
                 continue
-            text, block = own if own is not None else fold(raw), None
-        if any_heading is not None and not any_heading.match(text):  # the common case: no heading at all
-            continue
+            text, block = fold(raw), None
         for key, pattern in patterns.items():
             if not pattern.match(text):
                 continue
@@ -87,19 +71,7 @@ def find_all_headings(
             if pattern.match(full) and not _is_sentence(full) and not in_link_or_menu:
                 found[key].append(candidate)
     # A heading nested in another match (e.g. <h2><span>..</span></h2>) counts once.
-    return {key: [h for h in hs if not any(a in hs for a in ancestors(h))] for key, hs in found.items()}
-
-
-@lru_cache(maxsize=16)
-def _any_of(patterns: tuple[tuple[str, int], ...]) -> re.Pattern[str] | None:
-    """One pattern that matches (at the start) wherever one of *patterns* does; None if flags forbid joining them.
-
-    Keyed by (source, flags): hashing a compiled pattern hashes its whole program.
-    """
-    plain = re.IGNORECASE | re.UNICODE
-    if any(flags & ~plain for _, flags in patterns):
-        return None
-    return re.compile("|".join(f"(?:{source})" for source, _ in patterns), plain)
+    return {key: [h for h in hs if not any(a in hs for a in h.iterancestors())] for key, hs in found.items()}
 
 
 def _is_sentence(text: str) -> bool:
@@ -108,9 +80,8 @@ def _is_sentence(text: str) -> bool:
 
 def _block_of(el: Element) -> Element:
     """Climb from inline wrappers to the block that carries the heading text."""
-    while tag(el) in _INLINE:
-        parent = el.getparent()
-        if parent is None or len(element_text(parent)) > _MAX_HEADING_CHARS:
+    for parent in el.iterancestors():
+        if tag(el) not in _INLINE or len(element_text(parent)) > _MAX_HEADING_CHARS:
             break
         el = parent
     return el
@@ -127,16 +98,12 @@ def section_scope(heading: Element, accept: Callable[[list[Element]], bool] | No
     if tag(heading) not in HEADING_TAGS and heading.get("aria-label") and len(heading):
         return [heading]
     level = heading_level(heading)
-    node: Element | None = heading
     first: list[Element] = []
-    for _ in range(4):
-        if node is None:
-            break
+    for node in islice((heading, *heading.iterancestors()), 4):
         scope = list(_siblings_until_heading(node, level))
         if scope and (accept is None or accept(scope)):
             return scope
         first = first or scope
-        node = node.getparent()
     return first
 
 

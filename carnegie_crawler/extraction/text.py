@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from lxml import etree
 from lxml.etree import _Element as Element
@@ -26,18 +26,7 @@ _FOOTNOTE = re.compile(r"^\W*(?:\d{1,3}|[ivxlc]{1,6}|[*†‡§])\W*$", re.IGNOR
 
 
 def fold(text: str) -> str:
-    """`" ".join(text.split())`: whitespace runs become one space, ends trimmed.
-
-    Most texts are folded already; an ASCII one is then returned as it is, found by a
-    scan in C for each thing `str.split()` would change in it (the ASCII whitespace
-    other than a single space, a double space, a space at either end). Spelled out:
-    `any(map(...))` over a tuple of them costs more than splitting and joining.
-    """
-    if text.isascii() and not (
-        text[:1] == " " or text[-1:] == " " or "  " in text or "\n" in text or "\t" in text or "\r" in text
-        or "\x0b" in text or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text
-    ):  # fmt: skip
-        return text
+    """Whitespace runs become one space, ends trimmed."""
     return " ".join(text.split())
 
 
@@ -59,23 +48,15 @@ def is_footnote_marker(el: Element) -> bool:
 
 
 def element_text(el: Element, skip: Callable[[Element], bool] | None = None) -> str:
-    """Visible text of *el*, whitespace-collapsed, without scripts or footnote markers.
-
-    Iterative, not recursive: a hostile page may nest thousands of elements.
-    """
-    if not len(el):  # a leaf (most links, spans, short paragraphs): no walk needed
-        name = tag(el)
-        if not name or name in SKIP_TAGS or is_footnote_marker(el) or (skip is not None and skip(el)):
-            return ""
-        return clean(el.text)
-    return walk_text(el, skip)
+    """Visible text of *el*, whitespace-collapsed, without scripts or footnote markers ('' for a comment)."""
+    return walk_text(el, skip) if tag(el) else ""
 
 
 def walk_text(el: Element, skip: Callable[[Element], bool] | None = None) -> str:
     """`element_text` by walking the subtree, for any element (not a comment).
 
-    A loop over an explicit stack: iterative, so deep nesting cannot overflow, and
-    without `etree.iterwalk`, whose set-up alone costs more than walking a paragraph.
+    A loop over an explicit stack: iterative, so a hostile page that nests thousands
+    of elements cannot overflow the recursion limit.
     """
     parts: list[str] = []
     if not _enter(el, parts, skip):
@@ -124,13 +105,6 @@ def html_to_text(value: str) -> str:
         return ""
     body = fragment.find(".//div")
     return element_text(body) if body is not None else ""
-
-
-def ancestors(el: Element) -> Iterator[Element]:
-    parent = el.getparent()
-    while parent is not None:
-        yield parent
-        parent = parent.getparent()
 
 
 def heading_level(el: Element) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-# Printed eyebrow / card type label -> metadata `type` value (SITE.md, "Anatomy").
+# Printed eyebrow / card type label -> metadata `type` value (docs/site.md, "Anatomy").
 TYPE_LABELS = {
     "commentary": "commentary",
     "in the media": "legacyinthemedia",
@@ -16,7 +16,7 @@ TYPE_LABELS = {
     "article": "article",
 }
 # Metadata `type` values the spider's `types` argument accepts (lower-case key -> value).
-# Beyond the printed labels, the site has more kinds of publication (SITE.md, "URLs").
+# Beyond the printed labels, the site has more kinds of publication (docs/site.md, "URLs").
 KNOWN_TYPES = {v.lower(): v for v in (*TYPE_LABELS.values(), "research", "report", "paper", "podcast", "book", "video")}
 
 BLOGS = {"diwan": "Diwan", "carnegie politika": "Carnegie Politika", "politika": "Carnegie Politika"}
