@@ -7,10 +7,9 @@ the two in step (tests/test_schema.py).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import TypedDict
-
-from .records import json_bytes
 
 SCHEMA_VERSION = "1.1.0"
 
@@ -73,5 +72,5 @@ _VOLATILE = frozenset({"fetched_url", "crawled_at", "content_hash", "related", "
 def compute_content_hash(item: Publication) -> str:
     """sha256 over the document's own content, stable across fetches of an unchanged page."""
     content = {k: v for k, v in vars(item).items() if k not in _VOLATILE}
-    # The bytes of json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).
-    return hashlib.sha256(json_bytes(content, sort_keys=True)).hexdigest()
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -6,15 +6,13 @@ only whole lines there; `publish()` renames the file into place.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-import orjson
 from itemadapter import ItemAdapter
-
-from .records import fields, json_bytes, plain_record
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +34,7 @@ class JsonLinesFile:
         self.part = part or path.with_name(path.name + ".part")
         self.lines = 0
         self._fh: Any = None
+        self._previous: Path | None = None
 
     def open(self, resume: bool = False) -> None:
         """Start the part file; with *resume*, append to the one a paused run left."""
@@ -53,9 +52,9 @@ class JsonLinesFile:
     def is_open(self) -> bool:
         return self._fh is not None
 
-    def write(self, record: dict[str, Any], plain: bool = False) -> None:
-        """Append *record* as one line; *plain*: the caller has found `is_plain(record)` true."""
-        self.write_line(encode_line(record, plain))
+    def write(self, record: dict[str, Any]) -> None:
+        """Append *record* as one line."""
+        self.write_line(encode_line(record))
 
     def write_line(self, line: bytes) -> None:
         """Append one encoded line (`item_line`, `encode_line`) whole, or raise OSError and leave none of it."""
@@ -81,56 +80,39 @@ class JsonLinesFile:
                 self._fh = None
 
     def publish(self) -> Path:
-        """Move the closed part file to its final path, durably."""
+        """Move the closed part file to its final path, durably; a file already there is kept aside until
+        `forget_previous`, so `unpublish` can put it back."""
         self.close()
+        if self.path.exists():
+            self._previous = self.part.with_name(self.part.name + ".previous")
+            os.link(self.path, self._previous)
         os.replace(self.part, self.path)
         _fsync_dir(self.path.parent)
         return self.path
 
     def unpublish(self) -> None:
-        """Undo `publish` when a later step of the run's end fails."""
+        """Undo `publish` when a later step of the run's end fails: the part file and any previous file return."""
         if self.path.exists() and not self.part.exists():
             os.replace(self.path, self.part)
-            _fsync_dir(self.path.parent)
+        if self._previous is not None:
+            os.replace(self._previous, self.path)
+            self._previous = None
+        _fsync_dir(self.path.parent)
+
+    def forget_previous(self) -> None:
+        if self._previous is not None:
+            self._previous.unlink(missing_ok=True)
+            self._previous = None
 
 
-def encode_line(record: dict[str, Any], plain: bool = False) -> bytes:
-    """*record* as one compact JSON line in UTF-8, non-ASCII text kept as it is (`records.json_bytes`)."""
-    return json_bytes(record, newline=True, plain=plain)
-
-
-# Exact types only: a subclass, a dataclass, a date, or anything else orjson does not know
-# goes to `_refuse`, and the item to ItemAdapter and json.
-_ITEM_LINE = (
-    orjson.OPT_APPEND_NEWLINE
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-)
-
-
-def _refuse(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not plain JSON")
+def encode_line(record: dict[str, Any]) -> bytes:
+    """*record* as one compact JSON line in UTF-8, non-ASCII text kept as it is."""
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def item_line(item: Any) -> bytes:
-    """*item* as one output line: what `encode_line(ItemAdapter(item).asdict())` writes.
-
-    orjson writes the item's fields as they are, refusing what is not JSON, so there
-    is no deep copy and no walk over the values first. What it refuses (a nested
-    item, a subclass, an integer beyond 64 bits, a lone surrogate) takes the copy
-    and json, as before. The bytes differ from json's only for values json spells
-    otherwise or cannot write: some floats (1e-7, json 1e-07), NaN and Infinity
-    (null, which unlike json's output is JSON), an Enum or a UUID (its value; json
-    raises), and an `orjson.Fragment`, whose bytes orjson writes as they are.
-    """
-    try:
-        return orjson.dumps(fields(item), default=_refuse, option=_ITEM_LINE)
-    except orjson.JSONEncodeError:
-        # As before this shortcut: plain values (nested deeper than orjson goes, say) to json
-        # as they are, anything else through ItemAdapter's copy.
-        record = plain_record(item)
-        return encode_line(record if record is not None else ItemAdapter(item).asdict(), plain=record is not None)
+    """*item* (a `Publication`, or any item ItemAdapter reads) as one output line."""
+    return encode_line(ItemAdapter(item).asdict())
 
 
 def _complete_lines(path: Path) -> int:

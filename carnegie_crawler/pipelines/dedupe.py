@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from ..records import fields
 from ..run.owner import RunOwner, owner_of
 from ..urls import key_path
 
@@ -41,7 +41,7 @@ class DedupePipeline:
             self.seen.add(document_key(record["url"], record.get("language")))
 
     def process_item(self, item: Any) -> Any:
-        record = fields(item)  # two fields read, without an ItemAdapter per item
+        record = ItemAdapter(item)
         key = document_key(record["url"], record.get("language"))
         if key in self.seen:
             if self.run is not None and self.run.ledger is not None:

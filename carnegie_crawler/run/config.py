@@ -54,7 +54,8 @@ class RunConfig:
             state=Path(state) if state else None,
             schema=settings.get("CARNEGIE_SCHEMA") or None,
             incremental=_bool(settings, "CARNEGIE_INCREMENTAL"),
-            refresh_days=_number(settings, "CARNEGIE_REFRESH_DAYS", 0, None),
+            # Up to a century: a larger number overflows the date arithmetic of freshness checks.
+            refresh_days=_number(settings, "CARNEGIE_REFRESH_DAYS", 0, 36525),
             max_invalid_ratio=_number(settings, "CARNEGIE_MAX_INVALID_RATIO", 0, 1),
             min_coverage=_coverage(settings),
             coverage_min_items=int(_number(settings, "CARNEGIE_COVERAGE_MIN_ITEMS", 0, None, integer=True)),
@@ -85,25 +86,58 @@ def check_writable(path: Path, what: str) -> None:
 
 
 def check_paths(config: RunConfig, settings: BaseSettings, spider_name: str) -> None:
-    """Every file the run will write, and Scrapy's own feed files (`-o`/`-O`), can be written."""
+    """Every file the run will write, and Scrapy's own feed files (`-o`/`-O`), can be written, and no
+    two of them are the same file."""
     values = _PLACEHOLDERS | {"name": spider_name}
+    paths: dict[str, Path] = {}
     for name, template in (("CARNEGIE_OUTPUT", config.output), ("CARNEGIE_REJECTS", config.rejects)):
         if template:
-            check_writable(render(template, **values), name)
+            paths[name] = path = render(template, **values)
+            check_writable(path, name)
+            # The run writes `<name>.<6 hex>.part` beside it first.
+            check_name_length(path.with_name(path.name + ".000000.part"), name)
     if config.manifest:
-        check_writable(render(config.manifest, **values), "CARNEGIE_MANIFEST")
+        paths["CARNEGIE_MANIFEST"] = render(config.manifest, **values)
+        check_writable(paths["CARNEGIE_MANIFEST"], "CARNEGIE_MANIFEST")
+    elif "CARNEGIE_OUTPUT" in paths:
+        output = paths["CARNEGIE_OUTPUT"]
+        paths["the manifest"] = output.with_name(output.name.removesuffix(".jsonl") + ".manifest.json")
     if config.state is not None:
         check_writable(config.state, "CARNEGIE_STATE")
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            paths[f"CARNEGIE_STATE{suffix and ' ' + suffix}"] = config.state.with_name(config.state.name + suffix)
+    _check_distinct(paths)
     for uri in settings.getdict("FEEDS"):
         target = str(uri)
         if "://" in target and not target.startswith("file://"):
             continue  # s3://, ftp://: Scrapy's feed storage checks those itself
-        path = target.removeprefix("file://")
+        local = target.removeprefix("file://")
         try:
-            rendered = path % (values | {"batch_id": 1, "batch_time": "t"})
+            rendered = local % (values | {"batch_id": 1, "batch_time": "t"})
         except (KeyError, ValueError, TypeError):
-            rendered = path  # Scrapy fills other placeholders from spider attributes
-        check_writable(Path(rendered), "feed")
+            rendered = local  # Scrapy fills other placeholders from spider attributes
+        feed = Path(rendered)
+        check_writable(feed, "feed")
+        if any(feed.absolute() == other.absolute() for other in paths.values()):
+            raise ConfigError(f"the feed {feed} is also a file the run writes itself")
+
+
+def check_name_length(path: Path, what: str) -> None:
+    try:
+        limit = os.pathconf(path.parent if path.parent.exists() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(path.name.encode()) > limit:
+        raise ConfigError(f"{what}: the file name {path.name[:40]}... is longer than {limit} bytes")
+
+
+def _check_distinct(paths: dict[str, Path]) -> None:
+    seen: dict[Path, str] = {}
+    for name, path in paths.items():
+        key = path.absolute()
+        if key in seen:
+            raise ConfigError(f"{name} and {seen[key]} are the same file: {path}")
+        seen[key] = name
 
 
 def _template(settings: BaseSettings, name: str) -> str:

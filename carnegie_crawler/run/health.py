@@ -89,6 +89,8 @@ def verdict(
         reasons.append(f"the crawl did not finish normally (finish reason: {finish_reason})")
     if not stats.get("carnegie/start_pages/fetched"):
         reasons.append("no start page was fetched")
+    if errors := int(stats.get("spider_exceptions/count", 0)):
+        reasons.append(f"{errors} page(s) raised an error in the spider, so their items or cards may be missing")
     if not incremental and not filtered and not written:
         reasons.append("the run produced no items")
     checked = int(stats.get("carnegie/validation/checked", 0))

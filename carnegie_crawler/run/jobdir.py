@@ -10,7 +10,9 @@ holds the directory, "paused" once its queue is saved. Only a paused job resumes
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +31,33 @@ def read_marker(jobdir: Path) -> dict[str, Any] | None:
 
 def write_marker(jobdir: Path, data: dict[str, Any]) -> None:
     jobdir.mkdir(parents=True, exist_ok=True)
-    tmp = jobdir / f".{MARKER}.tmp"
+    tmp = jobdir / f".{MARKER}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(jobdir / MARKER)
 
 
-def inspect(jobdir: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """(the paused run to resume, or None; a warning to log, or None). Clears a job that cannot resume."""
+@dataclass(frozen=True)
+class Inspection:
+    resume: dict[str, Any] | None = None  # the paused run's marker
+    abandoned_run: str | None = None  # the id of a run that died holding the directory
+    warning: str | None = None
+
+
+def inspect(jobdir: Path) -> Inspection:
+    """What the directory holds, for a run that has locked it. Clears a job that cannot resume."""
     marker = read_marker(jobdir)
     if marker is not None and marker.get("status") == "paused":
-        return marker, None
+        return Inspection(resume=marker)
     leftovers = [name for name in SCHEDULER_FILES if (jobdir / name).exists()]
     if marker is None and not leftovers:
-        return None, None
+        return Inspection()
     who = f"run {marker.get('run_id')} (pid {marker.get('pid')})" if marker else "an earlier run"
     reset(jobdir)
-    return None, (
+    warning = (
         f"JOBDIR {jobdir} cannot be resumed: {who} stopped without saving its queue "
         "(killed or crashed); starting the job afresh"
     )
+    return Inspection(abandoned_run=marker.get("run_id") if marker else None, warning=warning)
 
 
 def reset(jobdir: Path) -> None:

@@ -35,8 +35,8 @@ def build_manifest(
     here = run.manifest_path.parent
     output = run.output.path if run.output is not None and published else (run.output.part if run.output else None)
     rejects = None
-    if run.rejects is not None:
-        rejects = run.rejects.path if published and run.rejects.path.exists() else run.rejects.part
+    if run.rejects is not None and run.files is not None:
+        rejects = run.rejects.path if run.files.rejects_published else run.rejects.part
     settings = run.crawler.settings
     return {
         "run_id": run.run_id,

@@ -28,10 +28,11 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
-from ..output import JsonLinesFile, OutputError, _complete_lines, item_line
+from ..output import JsonLinesFile, OutputError, item_line
 from ..urls import SITE_HOST
 from . import jobdir
-from .config import ConfigError, RunConfig, render
+from .config import ConfigError, RunConfig
+from .files import RunFiles
 from .health import Coverage, Health, verdict
 from .ledger import Ledger
 from .lock import LockHeldError, RunLock, acquire
@@ -60,17 +61,17 @@ class RunOwner:
         self.clock = time.monotonic()
         self.exit_code: int | None = None
         self.summary: str | None = None
-        self.lock: RunLock | None = None
+        self.locks: list[RunLock] = []
         self.store: StateStore | None = None
         self.ledger: Ledger | None = None
         self.previous_run: str | None = None
-        self.output: JsonLinesFile | None = None
-        self.rejects: JsonLinesFile | None = None
-        self.manifest_path: Path | None = None
+        self.files: RunFiles | None = None
         self.resumed: dict[str, Any] | None = None
         self.failure: str | None = None  # why the run stopped early (output or state error)
         self.recorded = 0  # items written (or, without an output file, staged) by this process
         self.removed: list[Removal] = []  # documents this run found gone (docs/runs.md, "Removals")
+        self.committed = False
+        self.manifest_written = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunOwner:
@@ -82,16 +83,19 @@ class RunOwner:
         try:
             owner._start(crawler.spidercls.name)
         except BaseException:
-            owner._release()
+            owner._release(started=False)
             raise
         crawler.signals.connect(owner.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(owner.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(owner.item_dropped, signal=signals.item_dropped)
+        # If the engine stops without closing the spider (a start-up failure), still let go of everything.
+        crawler.signals.connect(owner.engine_stopped, signal=signals.engine_stopped)
         return owner
 
+    # The public view, read late: the spider may be created after us (scrapy.utils.test.get_crawler).
     @property
     def arguments(self) -> Any:
-        """The spider's `SpiderArguments` (None for another spider); read late, as the spider may come after us."""
+        """The spider's `SpiderArguments` (None for another spider)."""
         return getattr(getattr(self.crawler, "spider", None), "arguments", None)
 
     @property
@@ -104,51 +108,57 @@ class RunOwner:
     def filtered(self) -> bool:
         return bool(getattr(self.arguments, "filtered", False))
 
+    @property
+    def output(self) -> JsonLinesFile | None:
+        return self.files.output if self.files is not None else None
+
+    @property
+    def rejects(self) -> JsonLinesFile | None:
+        return self.files.rejects if self.files is not None else None
+
+    @property
+    def manifest_path(self) -> Path | None:
+        return self.files.manifest if self.files is not None else None
+
     # -- start --------------------------------------------------------------------
     def _start(self, name: str) -> None:
         config = self.config
-        target = config.state or config.jobdir
-        if target is not None:
-            try:
-                self.lock = acquire(target, config.lock_timeout)
-            except LockHeldError as exc:
-                raise RunStartError(str(exc), EXIT_LOCKED) from None
-        if config.jobdir is not None:
-            self.resumed, warning = jobdir.inspect(config.jobdir)
-            if warning:
-                logger.warning(warning)
+        # The state file and the job directory are each one run's at a time.
+        for target in (config.state, config.jobdir):
+            if target is not None:
+                try:
+                    self.locks.append(acquire(target, config.lock_timeout))
+                except LockHeldError as exc:
+                    raise RunStartError(str(exc), EXIT_LOCKED) from None
+        found = jobdir.inspect(config.jobdir) if config.jobdir is not None else jobdir.Inspection()
+        if found.warning:
+            logger.warning(found.warning)
+        self.resumed = found.resume
         identity = self.resumed or _new_identity(name)
         self.run_id, self.time, self.started_at = identity["run_id"], identity["time"], identity["started_at"]
-        if self.lock is not None:
-            self.lock.describe(run_id=self.run_id)
-        self._paths(name, identity["token"])
+        for lock in self.locks:
+            lock.describe(run_id=self.run_id)
         if config.state is not None:
-            try:
-                self.store = StateStore(config.state)
-                dropped = self.store.discard_runs(keep=self.run_id if self.resumed else None)
-                self.previous_run = self.store.last_run()
-            except StateError as exc:
-                raise RunStartError(str(exc), EXIT_LOCKED if exc.kind == "locked" else EXIT_BAD_INPUT) from None
-            if dropped:
-                logger.info("Discarded %d staged row(s) of earlier runs that did not finish healthy", dropped)
-            self.ledger = Ledger(self.store, self.run_id, config.refresh_days)
-        if config.jobdir is not None:
-            jobdir.write_marker(config.jobdir, {**identity, "status": "running", "pid": _pid()})
+            self._open_state(found.abandoned_run)
+        self.files = RunFiles(config, {"name": name, "time": self.time, "run_id": self.run_id}, identity["token"])
+        try:
+            self.files.open(resume=self.resumed is not None)
+        except OutputError as exc:
+            raise RunStartError(str(exc), EXIT_BAD_INPUT) from None
 
-    def _paths(self, name: str, token: str) -> None:
-        values = {"name": name, "time": self.time, "run_id": self.run_id}
-        if self.config.output:
-            path = render(self.config.output, **values)
-            self.output = JsonLinesFile(path, path.with_name(f"{path.name}.{token}.part"))
-        if self.config.rejects:
-            path = render(self.config.rejects, **values)
-            self.rejects = JsonLinesFile(path, path.with_name(f"{path.name}.{token}.part"))
-        if self.config.manifest:
-            self.manifest_path = render(self.config.manifest, **values)
-        elif self.output is not None:
-            self.manifest_path = self.output.path.with_name(
-                self.output.path.name.removesuffix(".jsonl") + ".manifest.json"
-            )
+    def _open_state(self, abandoned_run: str | None) -> None:
+        assert self.config.state is not None
+        try:
+            self.store = StateStore(self.config.state)
+            if abandoned_run:
+                self.store.drop_run(abandoned_run)
+            dropped = self.store.discard_runs(keep=self.run_id if self.resumed else None)
+            self.previous_run = self.store.last_run()
+        except StateError as exc:
+            raise RunStartError(str(exc), EXIT_LOCKED if exc.kind == "locked" else EXIT_BAD_INPUT) from None
+        if dropped:
+            logger.info("Discarded %d staged row(s) of earlier runs that did not finish healthy", dropped)
+        self.ledger = Ledger(self.store, self.run_id, self.config.refresh_days)
 
     def spider_opened(self) -> None:
         stats = self.crawler.stats
@@ -156,8 +166,11 @@ class RunOwner:
         self._warn_placeholder_contact()
         for key, value in (self.resumed or {}).get("counters", {}).items():
             stats.inc_value(key, value)  # a resumed run goes on counting where it paused
+        if self.config.jobdir is not None:
+            # Only now: a run that fails before it crawls leaves a paused job resumable.
+            marker = {"run_id": self.run_id, "time": self.time, "started_at": self.started_at, "token": self._token()}
+            jobdir.write_marker(self.config.jobdir, marker | {"status": "running", "pid": os.getpid()})
         if self.output is not None:
-            self.output.open(resume=self.resumed is not None)
             verb = "Resuming" if self.resumed else "Writing"
             logger.info("%s items in %s (run %s)", verb, self.output.part, self.run_id)
 
@@ -203,9 +216,8 @@ class RunOwner:
         """`url` and `language` of the items a paused run already wrote: they are not written again."""
         if not self.resumed or self.output is None or not self.output.part.exists():
             return []
-        _complete_lines(self.output.part)
         with self.output.part.open("rb") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+            return [json.loads(line) for line in fh if line.endswith(b"\n")]
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
         if self.ledger is not None:
@@ -228,14 +240,17 @@ class RunOwner:
         except Exception as exc:  # whatever broke, the run gets a verdict and says what is committed
             self._finishing_failed(exc)
         finally:
-            self._release()
+            self._release(started=True)
+
+    def engine_stopped(self) -> None:
+        if self.exit_code is None:  # the spider never closed: the crawl failed to start
+            self._release(started=False)
 
     def _finish(self, reason: str) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        for file in (self.output, self.rejects):
-            if file is not None:
-                file.close()
+        assert self.files is not None
+        self.files.close()
         if reason == "shutdown" and self.config.jobdir is not None:
             self._pause(stats.get_stats())
             return
@@ -247,37 +262,38 @@ class RunOwner:
         stats.set_value("carnegie/health/reasons", health.reasons)
         if health.ok:
             self._publish(reason, health)
-            if self.removed:
-                logger.info("%d document(s) removed from the site: listed in the manifest", len(self.removed))
         else:
             self._keep_unpublished(reason, health)
         if self.config.jobdir is not None:
-            jobdir.reset(self.config.jobdir)  # the job is over: the next run starts afresh
+            try:
+                jobdir.reset(self.config.jobdir)  # the job is over: the next run starts afresh
+            except OSError as exc:  # the run's verdict stands; only the next run's start is affected
+                logger.error("Could not clear JOBDIR %s: %s", self.config.jobdir, exc.strerror or exc)
 
     @property
     def written(self) -> int:
         return self.output.lines if self.output is not None else self.recorded
 
     def _publish(self, reason: str, health: Health) -> None:
-        done: list[str] = []
+        assert self.files is not None
         try:
-            for file in (self.output, self.rejects):
-                if file is not None and (file is self.output or file.part.exists()):
-                    file.publish()
-                    done.append("output" if file is self.output else "rejects")
+            self.files.publish()
             if self.store is not None:
                 self.removed = self.store.find_removals(self.run_id)
             self._write_manifest(reason, health, published=True)
-            done.append("manifest")
             if self.store is not None:
                 count = self.store.commit_run(
                     self.run_id, self.started_at, self._output_name(), self.written, removed=self.removed
                 )
                 self._set_stat("carnegie/state/documents_committed", count)
                 logger.info("Committed %d document(s) to state %s", count, self.store.path)
-        except Exception as exc:
-            self._undo(done, reason, health)
-            raise FinishingError(f"{exc}", done) from exc
+            self.committed = True
+        except Exception:
+            self._undo(reason, health)
+            raise
+        self.files.settle()
+        if self.removed:
+            logger.info("%d document(s) removed from the site: listed in the manifest", len(self.removed))
         self.exit_code = EXIT_OK
         where = (
             f"Output: {self.output.path}" if self.output is not None else "No output file (CARNEGIE_OUTPUT is empty)"
@@ -286,6 +302,11 @@ class RunOwner:
 
     def _keep_unpublished(self, reason: str, health: Health) -> None:
         self.exit_code = EXIT_FAILED
+        if self.store is not None:
+            try:
+                self.store.drop_run(self.run_id)
+            except StateError as exc:  # the next run drops them at its start
+                logger.error("%s", exc)
         manifest = "manifest written"
         try:
             self._write_manifest(reason, health, published=False)
@@ -295,38 +316,38 @@ class RunOwner:
         verdict_text = "Run failed: " + "; ".join(health.reasons)
         self.summary = summary(verdict_text, self._items(), self._seconds(), f"Not published ({kept}); {manifest}.")
 
-    def _undo(self, done: list[str], reason: str, health: Health) -> None:
-        """Take back what an end sequence that failed halfway had published."""
-        for file, step in ((self.output, "output"), (self.rejects, "rejects")):
-            if file is not None and step in done:
-                try:
-                    file.unpublish()
-                except OSError as exc:
-                    logger.error("Could not take back the published %s %s: %s", step, file.path, exc)
-        if "manifest" in done:
+    def _undo(self, reason: str, health: Health) -> None:
+        """Take back what an end sequence that failed before its commit had published."""
+        assert self.files is not None
+        self.files.unpublish()
+        self.removed = []
+        if self.manifest_written:
             try:
                 self._write_manifest(reason, health, published=False)
             except Exception:
                 if self.manifest_path is not None:
                     self.manifest_path.unlink(missing_ok=True)
+                self.manifest_written = False
 
     def _finishing_failed(self, exc: Exception) -> None:
+        """The end of the run broke: one line saying exactly what took effect."""
         self.exit_code = EXIT_FAILED
-        cause = exc.__cause__ or exc
-        output = f"kept in {self.output.part}" if self.output is not None and self.output.part.exists() else "none"
         logger.debug("End of run failed", exc_info=exc)
-        self.summary = summary(
-            f"Run failed: the end of the run broke ({type(cause).__name__}: {cause})",
-            self._items(), self._seconds(),
-            f"Nothing published (output {output}), state not committed.",
-        )  # fmt: skip
+        published = [str(f.path) for f in self.files.published] if self.files is not None else []
+        kept = [str(f.part) for f in (self.output, self.rejects) if f is not None and f.part.exists()]
+        state = "state committed" if self.committed else "state not committed"
+        parts = [f"published: {', '.join(published)}" if published else "nothing published"]
+        parts += [f"lines kept in {', '.join(kept)}"] if kept else []
+        parts += [state, "manifest written" if self.manifest_written else "no manifest"]
+        what = f"Run failed: the end of the run broke ({type(exc).__name__}: {exc})"
+        self.summary = summary(what, self._items(), self._seconds(), "; ".join(parts).capitalize() + ".")
 
     def _pause(self, stats: dict[str, Any]) -> None:
         if self.store is not None:
-            self.store.flush()
+            self.store.pause_run(self.run_id)
         kept = {k: v for k, v in stats.items() if k.startswith("carnegie/") and isinstance(v, int)}
         marker = {"run_id": self.run_id, "time": self.time, "started_at": self.started_at}
-        marker |= {"token": self._token(), "status": "paused", "pid": _pid(), "counters": kept}
+        marker |= {"token": self._token(), "status": "paused", "pid": os.getpid(), "counters": kept}
         assert self.config.jobdir is not None
         jobdir.write_marker(self.config.jobdir, marker)
         self.exit_code = EXIT_PAUSED
@@ -342,18 +363,24 @@ class RunOwner:
         assert stats is not None
         manifest = build_manifest(self, reason, health, published, stats.get_stats())
         write_json(self.manifest_path, manifest)
+        self.manifest_written = True
         self._set_stat("carnegie/manifest/path", str(self.manifest_path))
 
-    def _release(self) -> None:
+    def _release(self, started: bool = True) -> None:
+        """Close the state and the files and let go of the locks, whatever happened before."""
+        if self.files is not None:
+            try:
+                self.files.close() if started else self.files.discard_unused()
+            except OSError as exc:
+                logger.error("Could not close the run's files: %s", exc.strerror or exc)
         if self.store is not None:
             try:
                 self.store.close()
             except StateError as exc:
                 logger.error("%s", exc)
             self.store = None
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+        while self.locks:
+            self.locks.pop().release()
 
     # -- small helpers ------------------------------------------------------------------
     def _items(self) -> dict[str, int]:
@@ -370,9 +397,6 @@ class RunOwner:
     def _token(self) -> str:
         return self.run_id.rsplit("-", 1)[-1]
 
-    def _stat(self, key: str) -> Any:
-        return self.crawler.stats.get_value(key, 0) if self.crawler.stats is not None else 0
-
     def _set_stat(self, key: str, value: Any) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(key, value)
@@ -386,21 +410,9 @@ def owner_of(crawler: Crawler) -> RunOwner | None:
         return None
 
 
-class FinishingError(Exception):
-    """A step of the end sequence failed; the steps in `done` were undone."""
-
-    def __init__(self, message: str, done: list[str]) -> None:
-        super().__init__(message)
-        self.done = done
-
-
 def _new_identity(name: str) -> dict[str, str]:
     """A run id unique even for two runs started in the same second: time plus random bits."""
     now = datetime.now(UTC)
     token = secrets.token_hex(3)
     stamp = now.strftime("%Y-%m-%dT%H-%M-%S")
     return {"run_id": f"{name}-{stamp}-{token}", "time": stamp, "started_at": now_utc(), "token": token}
-
-
-def _pid() -> int:
-    return os.getpid()

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS staging_dead_ends (
     seen_at TEXT NOT NULL,
     PRIMARY KEY (run_id, fetched_url)
 );
+CREATE TABLE IF NOT EXISTS paused_runs (run_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -326,6 +327,7 @@ class StateStore:
                     "SELECT COUNT(DISTINCT url || char(0) || language) FROM staging WHERE run_id = ?", (run_id,)
                 ).fetchone()
                 db.execute("DELETE FROM staging WHERE run_id = ?", (run_id,))
+                db.execute("DELETE FROM paused_runs WHERE run_id = ?", (run_id,))
                 db.execute(
                     "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
                     (run_id, started_at, now_utc(), output, emitted),
@@ -338,16 +340,38 @@ class StateStore:
         return int(count)
 
     def discard_runs(self, keep: str | None = None) -> int:
-        """Drop staged rows of every run but *keep*: runs that died or were unhealthy. Returns the row count."""
+        """Drop staged rows of runs that died or ended unhealthy: every run but *keep* and the paused ones
+        (a paused JOBDIR run resumes with its rows). Returns the row count."""
         self._staged = [row for row in self._staged if row[0] == keep]
         self._staged_dead_ends = [row for row in self._staged_dead_ends if row[0] == keep]
+        kept = "run_id IS NOT ? AND run_id NOT IN (SELECT run_id FROM paused_runs)"
         try:
             with self.transaction() as db:
-                gone = db.execute("DELETE FROM staging WHERE run_id IS NOT ?", (keep,)).rowcount
-                db.execute("DELETE FROM staging_dead_ends WHERE run_id IS NOT ?", (keep,))
+                gone = db.execute(f"DELETE FROM staging WHERE {kept}", (keep,)).rowcount
+                db.execute(f"DELETE FROM staging_dead_ends WHERE {kept}", (keep,))
         except (sqlite3.Error, OSError) as exc:
             raise state_error(self.path, exc, "discarding staged rows") from None
         return int(gone)
+
+    def drop_run(self, run_id: str) -> None:
+        """Forget everything *run_id* staged: it ended unhealthy, or its job cannot resume."""
+        self._staged = [row for row in self._staged if row[0] != run_id]
+        self._staged_dead_ends = [row for row in self._staged_dead_ends if row[0] != run_id]
+        try:
+            with self.transaction() as db:
+                for table in ("staging", "staging_dead_ends", "paused_runs"):
+                    db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc, "dropping a run's staged rows") from None
+
+    def pause_run(self, run_id: str) -> None:
+        """Keep *run_id*'s staged rows until it resumes: other runs on this state must not drop them."""
+        self.flush()
+        try:
+            with self.transaction() as db:
+                db.execute("INSERT OR IGNORE INTO paused_runs VALUES (?)", (run_id,))
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc, "pausing the run") from None
 
     def close(self) -> None:
         """Write what is buffered and close; the connection is closed even when the write fails."""

@@ -14,17 +14,20 @@ from carnegie_crawler.pipelines.validation import ValidationPipeline
 from carnegie_crawler.pipelines.writer import JsonLinesWriterPipeline
 from carnegie_crawler.run.config import ConfigError, RunConfig, check_paths
 from carnegie_crawler.run.owner import RunOwner
-from carnegie_crawler.schema import SchemaLoadError
+from carnegie_crawler.schema import SchemaLoadError, load_validator
 from carnegie_crawler.spiders.commentary import CommentarySpider
 from tests.helpers import project_settings, valid_record
 
 
-def make_crawler(tmp_path, **settings):
+def make_crawler(tmp_path, with_run: bool = False, **settings):
+    """A crawler with the project's settings; the run owner only *with_run* (it opens the run's files)."""
     base = {
         "CARNEGIE_OUTPUT": str(tmp_path / "out" / "%(run_id)s.jsonl"),
         "CARNEGIE_REJECTS": str(tmp_path / "out" / "rejects" / "%(run_id)s.jsonl"),
         "CARNEGIE_STATE": str(tmp_path / "state.sqlite3"),
     }
+    if not with_run:
+        base["EXTENSIONS"] = {}
     crawler = get_crawler(CommentarySpider, project_settings(**(base | settings)))
     crawler.stats.open_spider()
     return crawler
@@ -33,16 +36,13 @@ def make_crawler(tmp_path, **settings):
 @contextmanager
 def open_run(tmp_path, **settings) -> Iterator[tuple[Crawler, RunOwner]]:
     """A crawler and its run owner, as Scrapy makes them, with the run's files open; released after."""
-    crawler = make_crawler(tmp_path, **settings)
-    run = RunOwner.from_crawler(crawler)
+    crawler = make_crawler(tmp_path, with_run=True, **settings)
+    run = crawler.get_extension(RunOwner)  # get_crawler builds the extensions, as a crawl does
     run.spider_opened()
     try:
         yield crawler, run
     finally:
         run._release()
-        for file in (run.output, run.rejects):
-            if file is not None:
-                file.close()
 
 
 def finish(crawler: Crawler, run: RunOwner) -> None:
@@ -60,7 +60,7 @@ def publication(**changes) -> Publication:
 
 def test_valid_items_pass_unchanged(tmp_path):
     with open_run(tmp_path) as (crawler, run):
-        pipe = ValidationPipeline(crawler, run)
+        pipe = ValidationPipeline(crawler, load_validator(), run)
         item = publication()
         assert pipe.process_item(item) is item
         finish(crawler, run)
@@ -69,7 +69,7 @@ def test_valid_items_pass_unchanged(tmp_path):
 
 def test_invalid_item_is_dropped_counted_and_written_with_every_reason(tmp_path, caplog):
     with open_run(tmp_path) as (crawler, run):
-        pipe = ValidationPipeline(crawler, run)
+        pipe = ValidationPipeline(crawler, load_validator(), run)
         bad = publication(title=None, published_date="2014-02-30")
         with pytest.raises(DropItem) as raised:
             pipe.process_item(bad)
@@ -168,7 +168,7 @@ def test_an_unhealthy_run_keeps_its_lines_unpublished_and_commits_no_state(tmp_p
 
     with sqlite3.connect(tmp_path / "state.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (0,)
-        assert db.execute("SELECT COUNT(*) FROM staging").fetchone() == (1,), "staged until the next run drops it"
+        assert db.execute("SELECT COUNT(*) FROM staging").fetchone() == (0,), "the unhealthy run's rows are dropped"
 
 
 def test_a_run_never_touches_another_runs_part_file(tmp_path):
@@ -199,6 +199,18 @@ def test_without_an_output_file_items_are_still_staged(tmp_path):
 def check(tmp_path, **settings) -> None:
     crawler = make_crawler(tmp_path, **settings)
     check_paths(RunConfig.from_settings(crawler.settings), crawler.settings, "commentary")
+
+
+def test_two_settings_naming_one_file_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="CARNEGIE_STATE and CARNEGIE_MANIFEST are the same file"):
+        check(tmp_path, CARNEGIE_MANIFEST=str(tmp_path / "state.sqlite3"))
+    with pytest.raises(ConfigError, match="CARNEGIE_REJECTS and CARNEGIE_OUTPUT are the same file"):
+        check(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / "o.jsonl"), CARNEGIE_REJECTS=str(tmp_path / "o.jsonl"))
+
+
+def test_an_output_name_too_long_for_its_part_file_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="longer than"):
+        check(tmp_path, CARNEGIE_OUTPUT=str(tmp_path / ("x" * 240 + ".jsonl")))
 
 
 def test_unwritable_output_directory_is_a_clear_error(tmp_path, monkeypatch):
@@ -248,11 +260,9 @@ def test_redirect_targets_are_rescheduled_in_normal_form(tmp_path):
 
 
 def test_the_placeholder_contact_is_flagged_before_crawling_the_live_site(tmp_path, caplog):
-    crawler = make_crawler(tmp_path, CARNEGIE_STATE="")
-    crawler.spider = CommentarySpider()  # the default start pages, on carnegieendowment.org
-    run = RunOwner.from_crawler(crawler)
-    run.spider_opened()
-    run.output.close()
+    with open_run(tmp_path, CARNEGIE_STATE="") as (crawler, run):
+        crawler.spider = CommentarySpider()  # the default start pages, on carnegieendowment.org
+        run.spider_opened()
     assert "USER_AGENT still names the placeholder contact" in caplog.text
 
 

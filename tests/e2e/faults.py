@@ -24,7 +24,7 @@ from typing import Any
 from carnegie_crawler.devserver import SiteServer
 
 REPO = Path(__file__).resolve().parents[2]
-SITE = REPO / "tests" / "site"
+SITE = REPO / "carnegie_crawler" / "demo_site"
 EXPECTED = json.loads((SITE / "expected.json").read_text(encoding="utf-8"))
 EXPECTED_URLS = sorted(e["url"] for e in EXPECTED["expected_items"])
 CANONICAL = "https://carnegieendowment.org"

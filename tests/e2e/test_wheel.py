@@ -33,7 +33,19 @@ def wheel(tmp_path_factory) -> Path:
     source = work / "src"
     junk = shutil.ignore_patterns(".venv", ".git", "data", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
     shutil.copytree(REPO, source, ignore=junk)
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", work, source, cwd=work)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        work,
+        source,
+        cwd=work,
+    )
     (built,) = work.glob("carnegie_crawler-*.whl")
     return built
 

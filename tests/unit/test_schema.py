@@ -4,9 +4,10 @@ import types
 import typing
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from carnegie_crawler.items import SCHEMA_VERSION, Publication
-from carnegie_crawler.schema import default_schema_path, describe_errors, load_validator
+from carnegie_crawler.schema import SchemaLoadError, default_schema_path, describe_errors, load_schema, load_validator
 from tests.helpers import fixture_cases, load_expected, valid_record
 
 SCHEMA = json.loads(default_schema_path().read_text())
@@ -101,3 +102,93 @@ def test_every_failure_is_reported_not_just_the_first():
     record = valid_record() | {"title": None, "word_count": "many", "language": "English"}
     paths = {e["path"] for e in describe_errors(VALIDATOR, record)}
     assert {"$.title", "$.word_count", "$.language"} <= paths
+
+
+INVALID = [
+    {"title": ""},
+    {"title": "x" * 1001},
+    {"title": "<b>Title</b>"},
+    {"title": " \x1c\x85 "},
+    {"url": "https://carnegieendowment.org/a b"},
+    {"url": "https://carnegieendowment.org/\x1f"},
+    {"url": "https://carnegieendowment.org/" + "a" * 2048},
+    {"url": "https://[::1/x"},
+    {"url": 5},
+    {"fetched_url": None},
+    {"language": "EN"},
+    {"content_type": "1commentary"},
+    {"published_date": "0000-01-01"},
+    {"published_date": "2014-2-3"},
+    {"published_date": "٢٠١٤-٠٢-٠٣"},
+    {"crawled_at": "2026-11-25T23:59:60Z"},
+    {"crawled_at": "2026-11-25 10:00:00Z"},
+    {"content_hash": "A" * 64},
+    {"schema_version": "1.0.0"},
+    {"word_count": True},
+    {"topics": ["Security", "Security"]},
+    {"topics": [""]},
+    {"topics": ["<x>"]},
+    {"primary_center": ""},
+    {"authors": [{"name": "A", "url": None, "role": None, "email": "a@b"}]},
+    {"authors": [{"name": "A", "url": "ftp://x.org/a", "role": None}]},
+    {"image": {"url": "/relative.jpg", "credit": None}},
+    {"related": {"recent_work": ["https://a.org/x", "https://a.org/x"], "more_work": []}},
+    {"crawl_status": "gone"},
+    {"body": ""},
+]
+
+
+@pytest.mark.parametrize("change", INVALID, ids=repr)
+def test_a_broken_record_is_rejected(change):
+    assert describe_errors(VALIDATOR, valid_record() | change)
+
+
+def test_a_record_without_a_required_field_is_rejected():
+    for name in valid_record():
+        record = {k: v for k, v in valid_record().items() if k != name}
+        assert describe_errors(VALIDATOR, record) == [{"path": "$", "message": f"'{name}' is a required property"}]
+
+
+# The validator's schema has its $refs inlined (for speed); it must judge as the schema file does.
+AS_WRITTEN = Draft202012Validator(load_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@pytest.mark.parametrize("change", [{}, {"regions": ["Türkiye", "日本"]}, *INVALID], ids=repr)
+def test_inlined_refs_give_the_errors_of_the_schema_as_written(change):
+    record = valid_record() | change
+    assert describe_errors(VALIDATOR, record) == describe_errors(AS_WRITTEN, record)
+
+
+def test_the_bundled_schema_is_inlined_whole():
+    assert "$ref" not in json.dumps(VALIDATOR.schema["properties"])
+
+
+def write_schema(tmp_path, schema: dict) -> str:
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    return str(path)
+
+
+def test_a_ref_that_is_not_inlined_is_still_followed(tmp_path):
+    schema = {
+        "$defs": {
+            "node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}, "n": {"type": "integer"}}},
+            "short": {"type": "string", "maxLength": 3},
+        },
+        "properties": {
+            "chain": {"$ref": "#/$defs/node"},  # recursive: inlined once, then followed
+            "word": {"$ref": "#/$defs/short", "minLength": 2},
+            "name": {"$ref": "#/$defs/short", "maxLength": 10},  # both limits apply: not merged
+        },
+    }
+    validator = load_validator(write_schema(tmp_path, schema))
+    assert describe_errors(validator, {"chain": {"next": {"next": {"n": "x"}}}}) == [
+        {"path": "$.chain.next.next.n", "message": "'x' is not of type 'integer'"}
+    ]
+    assert [e["path"] for e in describe_errors(validator, {"word": "a", "name": "abcdefghij"})] == ["$.name", "$.word"]
+
+
+def test_a_ref_to_nothing_is_a_clear_error(tmp_path):
+    path = write_schema(tmp_path, {"properties": {"x": {"$ref": "#/$defs/missing"}}})
+    with pytest.raises(SchemaLoadError, match="points at nothing"):
+        load_validator(path)

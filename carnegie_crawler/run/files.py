@@ -1,0 +1,82 @@
+"""The files one run writes: the output and the rejects (each a part file until published) and the manifest."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..output import JsonLinesFile
+from .config import RunConfig, render
+
+logger = logging.getLogger("carnegie_crawler.run")
+
+
+def part_path(path: Path, token: str) -> Path:
+    """`<name>.<token>.part` beside *path*: unique per run, so no run opens another run's file."""
+    return path.with_name(f"{path.name}.{token}.part")
+
+
+class RunFiles:
+    def __init__(self, config: RunConfig, values: dict[str, str], token: str) -> None:
+        self.output: JsonLinesFile | None = None
+        self.rejects: JsonLinesFile | None = None
+        self.manifest: Path | None = None
+        if config.output:
+            path = render(config.output, **values)
+            self.output = JsonLinesFile(path, part_path(path, token))
+        if config.rejects:
+            path = render(config.rejects, **values)
+            self.rejects = JsonLinesFile(path, part_path(path, token))
+        if config.manifest:
+            self.manifest = render(config.manifest, **values)
+        elif self.output is not None:
+            self.manifest = self.output.path.with_name(self.output.path.name.removesuffix(".jsonl") + ".manifest.json")
+        self.published: list[JsonLinesFile] = []
+
+    def open(self, resume: bool) -> None:
+        """Open the output's part file (appending to a paused run's); the rejects open with the first reject."""
+        if self.output is not None:
+            self.output.open(resume=resume)
+
+    def close(self) -> None:
+        """Make every line durable; both files are closed even if the first fails."""
+        try:
+            if self.output is not None:
+                self.output.close()
+        finally:
+            if self.rejects is not None:
+                self.rejects.close()
+
+    def publish(self) -> None:
+        """Rename the part files into place: the output always (an empty run publishes an empty file),
+        the rejects when this run rejected something."""
+        for file in (self.output, self.rejects):
+            if file is not None and (file is self.output or file.part.exists()):
+                file.publish()
+                self.published.append(file)
+
+    def unpublish(self) -> None:
+        """Take back what `publish` did; a file it replaced comes back."""
+        for file in reversed(self.published):
+            try:
+                file.unpublish()
+            except OSError as exc:
+                logger.error("Could not take back %s: %s", file.path, exc.strerror or exc)
+                continue
+            self.published.remove(file)
+
+    def settle(self) -> None:
+        """The run is committed: the files replaced by this run's are gone for good."""
+        for file in self.published:
+            file.forget_previous()
+
+    def discard_unused(self) -> None:
+        """A run that never got to crawl: close its part files and remove them if they are empty."""
+        self.close()
+        for file in (self.output, self.rejects):
+            if file is not None and file.part.exists() and file.part.stat().st_size == 0:
+                file.part.unlink()
+
+    @property
+    def rejects_published(self) -> bool:
+        return self.rejects is not None and self.rejects in self.published
