@@ -1,7 +1,7 @@
 """The item the spider yields: one publication page.
 
 `schemas/publication.schema.json` describes the same record; a test keeps
-the two in step (tests/test_schema.py).
+the two in step (tests/unit/test_schema.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "2.0.0"
 
 
 class Author(TypedDict):
@@ -61,12 +61,16 @@ class Publication:
     crawled_at: str = ""
     content_hash: str = ""
     schema_version: str = SCHEMA_VERSION
+    # The run that wrote the record (lineage); stamped by the spider from its run's owner.
+    run_id: str = ""
 
 
 # Fields that describe when and how we fetched, not what the document says.
 # `related` is left out too: "More Work" lists the latest work at request time,
 # so it changes while the document itself does not.
-_VOLATILE = frozenset({"fetched_url", "crawled_at", "content_hash", "related", "schema_version", "crawl_status"})
+_VOLATILE = frozenset(
+    {"fetched_url", "crawled_at", "content_hash", "related", "schema_version", "crawl_status", "run_id"}
+)
 
 
 def compute_content_hash(item: Publication) -> str:

@@ -47,7 +47,8 @@ def valid_record() -> dict[str, Any]:
         "crawl_status": None,
         "crawled_at": "2026-11-25T10:00:00Z",
         "content_hash": "0" * 64,
-        "schema_version": "1.1.0",
+        "schema_version": "2.0.0",
+        "run_id": "commentary-2026-11-25T10-00-00-0a1b2c",
     }
 
 
@@ -68,3 +69,11 @@ def project_settings(**overrides: Any) -> dict[str, Any]:
     from carnegie_crawler import settings
 
     return {name: getattr(settings, name) for name in dir(settings) if name.isupper()} | overrides
+
+
+RUN_ID = "commentary-2026-11-25T10-00-00-0a1b2c"
+
+
+def as_written(record: dict[str, Any]) -> dict[str, Any]:
+    """*record* as a run writes it: extraction leaves `run_id` to the spider, which stamps its run's."""
+    return record | {"run_id": RUN_ID}

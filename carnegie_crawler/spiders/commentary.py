@@ -89,6 +89,8 @@ class CommentarySpider(scrapy.Spider):
             yield request
         if self.wanted(item, response.url):
             stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
+            if self.run is not None:
+                item.run_id = self.run.run_id  # lineage: every record names the run that wrote it
             yield item
         elif ledger is not None:
             ledger.forget_response(response.url)
@@ -136,8 +138,9 @@ class CommentarySpider(scrapy.Spider):
         """The page's `Publication`, from a worker process when CARNEGIE_EXTRACT_WORKERS runs some."""
         workers = self.workers
         if workers is not None:
-            return await workers.extract(response)
-        item, wrong_typed = extract_with_report(response)
+            item, wrong_typed = await workers.extract(response)
+        else:
+            item, wrong_typed = extract_with_report(response)
         assert self.crawler.stats is not None
         for key in wrong_typed:  # logged by the extractor, once per page
             self.crawler.stats.inc_value(f"carnegie/extraction/wrong_typed/{key}")

@@ -13,10 +13,21 @@ from carnegie_crawler.run.owner import RunOwner
 from carnegie_crawler.schema import load_validator
 from tests.components.test_pipelines import make_crawler, publication
 
+_RUNS: list[RunOwner] = []
+
+
+@pytest.fixture(autouse=True)
+def _release_runs():
+    """Each run opens its part files; close them after the test, as the end of a crawl would."""
+    yield
+    while _RUNS:
+        _RUNS.pop()._release()
+
 
 def open_pipe(tmp_path):
     crawler = make_crawler(tmp_path, CARNEGIE_STATE="")
-    pipe = ValidationPipeline(crawler, load_validator(), RunOwner.from_crawler(crawler))
+    _RUNS.append(run := RunOwner.from_crawler(crawler))
+    pipe = ValidationPipeline(crawler, load_validator(), run)
     return pipe, crawler.stats
 
 

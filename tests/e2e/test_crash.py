@@ -72,7 +72,7 @@ def test_kill_9_loses_nothing_and_marks_nothing_unwritten_as_seen(site_server, t
         part = wait_for_lines(tmp_path / "out.jsonl", 2, process)
     finally:
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        process.communicate(timeout=30)  # reaps it and closes its pipe
 
     assert not (tmp_path / "out.jsonl").exists(), "only a .part file after a crash"
     written = read_lines(part)  # every line is whole JSON

@@ -71,7 +71,9 @@ def test_there_are_enough_fixture_pages():
 @pytest.mark.parametrize("name", fixture_cases())
 def test_every_expected_fixture_is_valid(name):
     record = {k: v for k, v in load_expected(name).items() if not k.startswith("_")}
+    # What the run stamps on an item, not what the page says.
     record.update(crawled_at="2026-11-25T10:00:00Z", content_hash="a" * 64, schema_version=SCHEMA_VERSION)
+    record.update(run_id="commentary-2026-11-25T10-00-00-0a1b2c")
     record.setdefault("crawl_status", None)
     assert describe_errors(VALIDATOR, record) == []
 
@@ -192,3 +194,28 @@ def test_a_ref_to_nothing_is_a_clear_error(tmp_path):
     path = write_schema(tmp_path, {"properties": {"x": {"$ref": "#/$defs/missing"}}})
     with pytest.raises(SchemaLoadError, match="points at nothing"):
         load_validator(path)
+
+
+def test_the_key_and_the_hash_recipe_are_declared():
+    assert SCHEMA["x-key"] == ["url", "language"]
+    assert set(SCHEMA["x-key"]) <= set(SCHEMA["required"])
+    recipe = SCHEMA["properties"]["content_hash"]["description"]
+    from carnegie_crawler.items import _VOLATILE
+
+    assert all(name in recipe for name in _VOLATILE - {"content_hash"}), "the recipe names every left-out field"
+    assert SCHEMA["$id"].endswith(f"/{SCHEMA_VERSION}")
+
+
+def test_every_earlier_schema_version_is_kept_and_in_the_changelog():
+    from carnegie_crawler.schema import default_schema_path as current
+
+    folder = current().parent
+    changelog = (folder / "CHANGELOG.md").read_text(encoding="utf-8")
+    kept = sorted(p.name for p in folder.glob("publication-*.schema.json"))
+    assert "publication-1.1.0.schema.json" in kept
+    for name in kept:
+        version = name.removeprefix("publication-").removesuffix(".schema.json")
+        old = json.loads((folder / name).read_text(encoding="utf-8"))
+        assert old["properties"]["schema_version"]["const"] == version
+        assert f"## {version}" in changelog
+    assert f"## {SCHEMA_VERSION}" in changelog
