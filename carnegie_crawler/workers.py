@@ -1,15 +1,18 @@
-"""Extraction in worker processes, so the crawl's own process only fetches and follows links.
+"""Extraction in worker processes: the standard library's process pool, awaited on the crawl's loop.
 
-Scrapy runs every callback on its one reactor thread: parsing and reading a page
-there (about 2 ms) costs as much again as Scrapy's own work per page, and a second
-core stays idle. A worker is a plain child process (`python -m carnegie_crawler.workers
-FD`) that reads pages from a socket and answers with `Publication`s, one
-length-prefixed pickle each way. The crawler side is an asyncio protocol on the
-reactor's own loop: no threads, no locks, nothing blocks.
+Scrapy runs every callback on its one reactor thread, so parsing and reading pages there
+leaves a second core idle. Where that matters (a mirror crawl, not a polite one) a
+`concurrent.futures.ProcessPoolExecutor` takes the pages: only plain data crosses (URL,
+body and the encoding Scrapy settled on, so the worker decodes the same text), and the
+result is the `(Publication, wrong-typed keys)` pair of `extract_with_report`. The pool
+uses "spawn": a fresh interpreter that imports this package by name (from an egg too),
+never a fork of the running reactor and its threads; and unlike plain "spawn", it does not
+run the crawl's main module again (see `_Worker`).
 
-A worker that dies (killed, out of memory, a crash in lxml) loses nothing: the pages
-it held are extracted in the crawler's process, and so is every page after that.
-The pickles only ever travel between this process and the children it started.
+A worker that dies (SIGKILL, the OOM killer, a crash in lxml) loses nothing: the pool
+fails every page it held with BrokenProcessPool, and each of those pages is extracted in
+the crawl's own process instead. One warning per crash; a new pool takes the later pages,
+up to MAX_CRASHES crashes in a crawl, after which the crawl extracts in its own process.
 """
 
 from __future__ import annotations
@@ -17,258 +20,183 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
-import pickle
 import signal
-import socket
-import struct
-import subprocess
 import sys
-import traceback
-from collections import deque
-from dataclasses import dataclass
-from typing import Any
+import threading
+import types
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.process import BaseProcess
 
 from scrapy.http import TextResponse
 
-from .extraction import extract_from_response
+from .extraction import extract_with_report
 from .items import Publication
 
 logger = logging.getLogger(__name__)
-_FRAME = struct.Struct("!I")  # payload length, then the pickle
-_CLOSE_TIMEOUT = 5.0
-_READ_SIZE = 256 * 1024
-_IN_FLIGHT = 8  # pages per worker sent and not yet answered
+MAX_CRASHES = 3  # pools that may break in one crawl; after that, every page is extracted in process
 # Workers yield the CPU to the crawl's own process: it is the one that keeps requests in flight.
 _WORKER_NICENESS = 5
 
-
-class WorkerError(Exception):
-    """Extraction raised in a worker; the message carries the worker's traceback."""
+LogLine = tuple[str, int, str]  # logger name, level, message
 
 
-@dataclass(frozen=True)
-class Page:
-    """Everything needed to rebuild the response in another process, exactly as Scrapy built it."""
-
-    response_class: type[TextResponse]
-    url: str
-    body: bytes
-    content_type: bytes | None
-
-    @classmethod
-    def of(cls, response: TextResponse) -> Page:
-        return cls(type(response), response.url, response.body, response.headers.get(b"Content-Type"))
-
-    def extract(self) -> Publication:
-        headers = {b"Content-Type": self.content_type} if self.content_type else None
-        return extract_from_response(self.response_class(url=self.url, body=self.body, headers=headers))
+# -- in the worker process ---------------------------------------------------------
 
 
-def _frame(payload: Any) -> bytes:
-    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-    return _FRAME.pack(len(data)) + data
+class _Recorder(logging.Handler):
+    """Keeps what extraction logs in a worker, to be logged again in the crawl (and its log file)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[LogLine] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, record.levelno, record.getMessage()))
 
 
-# -- the worker process ------------------------------------------------------------
+_recorder = _Recorder()
 
 
-def serve(sock: socket.socket) -> None:
-    """Answer each page with (True, Publication) or (False, traceback) until the crawler hangs up.
-
-    First an empty frame: "imported and ready". Until then the crawler extracts pages itself,
-    so the first pages of a crawl do not wait for this process to start.
-    """
-    with sock, sock.makefile("rb") as incoming, contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        # (A crawl may end, and hang up, before this process has even started: nothing to report.)
-        sock.sendall(_FRAME.pack(0))
-        while len(header := incoming.read(_FRAME.size)) == _FRAME.size:
-            size = _FRAME.unpack(header)[0]
-            if len(data := incoming.read(size)) < size:
-                return  # the crawl hung up in the middle of a page
-            page = pickle.loads(data)
-            try:
-                reply = _frame((True, page.extract()))
-            except Exception:  # any error: the crawler reports it as a spider error for this page
-                reply = _frame((False, traceback.format_exc()))
-            sock.sendall(reply)
-
-
-# -- the crawler side ----------------------------------------------------------------
-
-
-class _Worker(asyncio.BufferedProtocol):
-    """One child process and its socket; replies come back in the order pages were sent.
-
-    Buffered: replies are read into one reused buffer, where a plain protocol would get
-    a fresh 256 KiB bytes object from every read.
-    """
-
-    def __init__(self, on_lost: Any) -> None:
-        self.pending: deque[tuple[asyncio.Future[Publication], Page]] = deque()
-        self.buffer = bytearray(_READ_SIZE)
-        self.filled = 0
-        self.ready = False  # the worker has said it is ready (an empty frame)
-        self.transport: asyncio.Transport | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-        self.closing = False
-        self.on_lost = on_lost
-
-    async def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        ours, theirs = socket.socketpair()
-        with theirs:
-            env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the crawler's own code
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "carnegie_crawler.workers", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,  # `scrapy crawl -o -` may be writing the feed to our stdout
-            )
-        await loop.connect_accepted_socket(lambda: self, ours)
-
-    def submit(self, page: Page) -> asyncio.Future[Publication]:
-        assert self.transport is not None
-        future: asyncio.Future[Publication] = asyncio.get_running_loop().create_future()
-        self.pending.append((future, page))
-        self.transport.write(_frame(page))
-        return future
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        if len(self.buffer) - self.filled < _READ_SIZE // 2:  # a reply bigger than the buffer: grow it
-            self.buffer.extend(bytes(len(self.buffer)))
-        return memoryview(self.buffer)[self.filled :]
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.filled += nbytes
-        start = 0
-        with memoryview(self.buffer) as view:
-            while self.filled - start >= _FRAME.size:
-                size = _FRAME.unpack_from(view, start)[0]
-                end = start + _FRAME.size + size
-                if end > self.filled:
-                    break
-                if size == 0:
-                    self.ready = True
-                else:
-                    self._reply(*pickle.loads(view[start + _FRAME.size : end]))
-                start = end
-        if start:  # keep the partial reply, at the front (same-size assignment: the buffer is exported)
-            rest = self.filled - start
-            self.buffer[:rest] = self.buffer[start : self.filled]
-            self.filled = rest
-
-    def _reply(self, ok: bool, value: Any) -> None:
-        future, page = self.pending.popleft()
-        if future.done():  # the request was cancelled meanwhile
-            return
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(WorkerError(f"extraction failed for {page.url}:\n{value}"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        if not self.closing:
-            self.on_lost(self)
-
-    @property
-    def alive(self) -> bool:
-        return self.transport is not None and not self.closing and self.ready
-
-    async def close(self) -> None:
-        self.closing = True
-        if self.transport is not None:
-            self.transport.close()  # the worker reads end-of-file and exits
-        if self.process is None:
-            return
-        if not self.ready:  # still starting up, so it holds nothing: no need to wait for it
-            self.process.kill()
-        for _ in range(int(_CLOSE_TIMEOUT / 0.05)):
-            if self.process.poll() is not None:
-                return
-            await asyncio.sleep(0.05)
-        self.process.kill()
-        self.process.wait()
-
-
-class WorkerPool:
-    """Hands pages to worker processes; extracts in this process when there are none."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.workers: list[_Worker] = []
-        self.crashes = 0
-        self.in_workers = 0  # pages extracted by a worker...
-        self.in_process = 0  # ...and here (no worker, or it died holding them)
-        self._started: asyncio.Task[None] | None = None
-        # Pages handed out but not answered: enough to keep every worker busy. The rest wait
-        # here as the responses Scrapy holds anyway, not as copies queued on the sockets.
-        self._slots = asyncio.Semaphore(max(1, size) * _IN_FLIGHT)
-
-    def start(self) -> None:
-        """Start the workers in the background, so they load while robots.txt is fetched."""
-        if self._started is None and self.size > 0:
-            self._started = asyncio.ensure_future(self._start())
-
-    async def _start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for _ in range(self.size):
-            worker = _Worker(self._lost)
-            try:
-                await worker.start(loop)
-            except OSError as exc:
-                logger.warning("Could not start an extraction worker (%s): extracting in this process", exc)
-                return
-            self.workers.append(worker)
-
-    async def extract(self, response: TextResponse) -> Publication:
-        if self._started is not None:
-            await asyncio.shield(self._started)
-        async with self._slots:
-            live = [w for w in self.workers if w.alive]
-            if not live:
-                self.in_process += 1
-                return extract_from_response(response)
-            worker = min(live, key=lambda w: len(w.pending))
-            self.in_workers += 1
-            return await worker.submit(Page.of(response))
-
-    def _lost(self, worker: _Worker) -> None:
-        """A worker died: its pages are extracted here, now; it is not restarted."""
-        self.crashes += 1
-        code = worker.process.poll() if worker.process is not None else None
-        logger.warning(
-            "Extraction worker %s ended unexpectedly (exit status %s): %d page(s) it held are extracted in "
-            "this process, and so is every page it would have taken",
-            worker.process.pid if worker.process is not None else "?",
-            code,
-            len(worker.pending),
-        )
-        while worker.pending:
-            future, page = worker.pending.popleft()
-            if future.done():
-                continue
-            self.in_workers -= 1
-            self.in_process += 1
-            try:
-                future.set_result(page.extract())
-            except Exception as exc:  # reported by the spider like any extraction error
-                future.set_exception(exc)
-
-    async def close(self) -> None:
-        if self._started is not None:
-            await asyncio.shield(self._started)
-        await asyncio.gather(*(w.close() for w in self.workers))
-
-
-if __name__ == "__main__":
-    # Ctrl-C reaches the whole process group; the crawler decides when its workers stop.
+def _start_worker() -> None:
+    # Ctrl-C reaches the whole process group; the crawl decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # where lowering is not permitted, run at the same priority
         os.nice(_WORKER_NICENESS)
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    logging.getLogger().addHandler(_recorder)
+    threading.Thread(target=_exit_with_the_crawl, name="exit-with-the-crawl", daemon=True).start()
+
+
+def _exit_with_the_crawl() -> None:
+    """End this worker when the crawl's process ends without stopping it (SIGKILL, the OOM killer).
+
+    A pool's worker holds both ends of its task queue, so it would wait for tasks forever.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()  # returns when the parent's end of the start-up pipe closes: the parent is gone
+        os._exit(1)
+
+
+def extract_page(url: str, body: bytes, encoding: str) -> tuple[Publication, list[str], list[LogLine]]:
+    """`extract_with_report` of the page, and the lines it logged.
+
+    With its encoding given, a `TextResponse` decodes the body to the same text as the
+    crawl's response did (a BOM still wins, as there), whatever class that one was.
+    """
+    _recorder.lines = []
+    item, wrong_typed = extract_with_report(TextResponse(url=url, body=body, encoding=encoding))
+    lines, _recorder.lines = _recorder.lines, []
+    return item, wrong_typed, lines
+
+
+def _ready() -> None:
+    """Nothing: submitted once per worker when the pool starts, so the workers start at once."""
+
+
+class _Worker(SpawnProcess):
+    """A spawned worker that does not import the crawl's `__main__` module a second time.
+
+    "spawn" runs the parent's main module again in the child (as `__mp_main__`), for functions
+    defined there. A worker runs this package's functions only, and the crawl's entry point
+    (scrapyd's runner or a deployment's own, a script that starts a crawl) need not be safe to
+    run twice: each worker starts as if the crawl had been started from an interactive prompt.
+    """
+
+    def start(self) -> None:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")  # no spec, no file: nothing to re-run
+        try:
+            super().start()  # writes the child's preparation data, then returns
+        finally:
+            sys.modules["__main__"] = main
+
+
+class _WorkerContext(SpawnContext):
+    Process = _Worker
+
+
+_SPAWN = _WorkerContext()
+
+
+# -- in the crawl's process ---------------------------------------------------------
+
+
+class WorkerPool:
+    """A process pool for `extract_with_report`, falling back to this process when a worker dies."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.executor: ProcessPoolExecutor | None = None  # None: extract in this process
+        self.crashes = 0
+        self.in_workers = 0  # pages extracted by a worker...
+        self.in_process = 0  # ...and here (a worker died holding them, or no pool is left)
+        self._executors: list[ProcessPoolExecutor] = []  # every pool started, each shut down at close
+        self._closed = False
+
+    def start(self) -> None:
+        """Start the workers now, so they import while robots.txt is fetched."""
+        if self.executor is not None or self._closed or self.size <= 0 or self.crashes >= MAX_CRASHES:
+            return
+        executor = ProcessPoolExecutor(self.size, mp_context=_SPAWN, initializer=_start_worker)
+        self._executors.append(executor)
+        try:
+            for _ in range(self.size):  # the pool starts a process per task while none is idle
+                executor.submit(_ready)
+        except OSError as exc:  # no processes to be had (a limit on processes or memory)
+            logger.warning("Could not start extraction workers (%s): extracting in this process", exc)
+            executor.shutdown(wait=False, cancel_futures=True)
+            return
+        self.executor = executor
+
+    @property
+    def processes(self) -> list[BaseProcess]:
+        """The current pool's worker processes (for tests and diagnostics)."""
+        executor = self.executor
+        return list((executor._processes or {}).values()) if executor is not None else []
+
+    async def extract(self, response: TextResponse) -> tuple[Publication, list[str]]:
+        """What `extract_with_report(response)` gives, from a worker when there is a pool."""
+        executor = self.executor
+        if executor is not None:
+            try:
+                # Submitting to a broken pool raises at once; awaiting a page it held raises here too.
+                item, wrong_typed, lines = await asyncio.get_running_loop().run_in_executor(
+                    executor, extract_page, response.url, response.body, response.encoding
+                )
+            except BrokenProcessPool as exc:
+                self._broken(executor, exc)
+            else:
+                self.in_workers += 1
+                for name, level, message in lines:
+                    logging.getLogger(name).log(level, message)
+                return item, wrong_typed
+        self.in_process += 1
+        return extract_with_report(response)
+
+    def _broken(self, executor: ProcessPoolExecutor, exc: BrokenProcessPool) -> None:
+        """A worker died: count it and warn once, however many pages it held; then a new pool, or none."""
+        if executor is not self.executor:
+            return  # reported by the first page that found out
+        self.crashes += 1
+        self.executor = None
+        executor.shutdown(wait=False)  # broken: its processes are stopped already
+        restart = self.crashes < MAX_CRASHES
+        logger.warning(
+            "Extraction worker ended unexpectedly (%s): the pages it held are extracted in this process, %s",
+            exc,
+            "and new workers take the next ones" if restart else f"and so is every later page ({self.crashes} crashes)",
+        )
+        if restart:
+            self.start()
+
+    async def close(self) -> None:
+        """Stop the workers once they have finished every page they hold (nothing is cancelled)."""
+        self._closed = True
+        self.executor = None
+        executors, self._executors = self._executors, []
+        for executor in executors:  # in a thread: the reactor keeps running while the workers finish
+            await asyncio.to_thread(executor.shutdown, wait=True)

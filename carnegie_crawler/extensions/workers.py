@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class ExtractionWorkers:
-    """Starts the workers when the spider opens and stops them when it closes; 0 workers: off."""
+    """Starts the pool when the spider opens and stops it when it closes; 0 workers: off."""
 
     def __init__(self, crawler: Crawler, size: int) -> None:
         self.crawler = crawler
@@ -48,5 +48,6 @@ class ExtractionWorkers:
             if self.pool.crashes:
                 stats.set_value("carnegie/extraction/worker_crashes", self.pool.crashes)
 
-    async def extract(self, response: TextResponse) -> Publication:
+    async def extract(self, response: TextResponse) -> tuple[Publication, list[str]]:
+        """`extract_with_report(response)`, from a worker process (or this one, if a worker died)."""
         return await self.pool.extract(response)
