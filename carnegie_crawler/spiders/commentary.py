@@ -6,7 +6,7 @@ writes, stages and publishes belongs to the run's owner (`run.owner.RunOwner`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from ..extensions.workers import ExtractionWorkers
 from ..extraction import extract_with_report
 from ..items import Publication
+from ..run.ledger import Ledger
 from ..run.owner import RunOwner
 from ..urls import SITE_HOST, host_key, is_excluded_section, is_publication_url, request_url
 from .arguments import SpiderArguments, parse_arguments
@@ -67,7 +68,7 @@ class CommentarySpider(scrapy.Spider):
             stats.inc_value("carnegie/items/unchanged")
             ledger.stage_unchanged(known, response.request.url if response.request else response.url)
             # No body to read links from: follow the cards the page had last time.
-            for request in self.follow_cards(known.links, response.url):
+            for request in self.follow_cards(self.capped(known.links, response.url), response.url):
                 yield request
             return
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
@@ -87,6 +88,8 @@ class CommentarySpider(scrapy.Spider):
             )  # fmt: skip
         for request in self.follow_cards(self.cards_of(item, response.url), response.url):
             yield request
+        if ledger is not None and not is_publication_url(response.url):
+            self.note_redirected_away(response, ledger)
         if self.wanted(item, response.url):
             stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
             if self.run is not None:
@@ -112,9 +115,12 @@ class CommentarySpider(scrapy.Spider):
             return False
         return True
 
-    def cards_of(self, item: Publication, url: str) -> list[str]:
+    def cards_of(self, item: Publication, url: str) -> Sequence[str]:
         """The page's card links, at most CARNEGIE_MAX_CARDS_PER_PAGE of them."""
-        cards = [*item.related["recent_work"], *item.related["more_work"]]
+        return self.capped([*item.related["recent_work"], *item.related["more_work"]], url)
+
+    def capped(self, cards: Sequence[str], url: str) -> Sequence[str]:
+        """At most CARNEGIE_MAX_CARDS_PER_PAGE cards of the page at *url*, live or as stored last time."""
         limit = self.run.max_cards_per_page if self.run is not None else len(cards)
         if len(cards) > limit:
             assert self.crawler.stats is not None
@@ -124,6 +130,12 @@ class CommentarySpider(scrapy.Spider):
             )
             cards = cards[:limit]
         return cards
+
+    def note_redirected_away(self, response: Response, ledger: Ledger) -> None:
+        """Publication addresses that now redirect off the publications count as gone (docs/runs.md, "Removals")."""
+        for origin in response.meta.get("redirect_urls", []):
+            if is_publication_url(origin):
+                ledger.stage_dead_end(origin, f"redirected away to {response.url}")
 
     # Looked up once: every page and every card link asks, and the extensions never change in a crawl.
     @cached_property
@@ -180,7 +192,7 @@ class CommentarySpider(scrapy.Spider):
         parts = urlsplit(page_url)
         return f"{parts.scheme}://{parts.netloc}{link[len(SITE_HOST) + 8 :]}"
 
-    def incremental_request(self, url: str) -> tuple[scrapy.Request | None, tuple[str, ...]]:
+    def incremental_request(self, url: str) -> tuple[scrapy.Request | None, Sequence[str]]:
         """A request for *url* (none for fresh documents, conditional for older ones), and stored cards to follow."""
         request = scrapy.Request(url, callback=self.parse, errback=self.on_error)
         ledger = self.run.ledger if self.run is not None else None
@@ -195,7 +207,7 @@ class CommentarySpider(scrapy.Spider):
             return request, ()
         if ledger.is_fresh(known):
             stats.inc_value("carnegie/incremental/skipped_fresh")
-            return None, known.links
+            return None, self.capped(known.links, url)
         headers = {}
         if known.etag:
             headers["If-None-Match"] = known.etag
@@ -219,9 +231,11 @@ class CommentarySpider(scrapy.Spider):
         response = getattr(failure.value, "response", None)
         ledger = self.run.ledger if self.run is not None else None
         if response is not None and response.status in (404, 410):
-            # An expected event on a living site: a card to a page that was taken down.
+            # An expected event on a living site: a card to a page that was taken down. An old
+            # address that redirected here is gone with it.
             if ledger is not None:
-                ledger.stage_dead_end(request.url, f"HTTP {response.status}")
+                for url in (request.url, *request.meta.get("redirect_urls", [])):
+                    ledger.stage_dead_end(url, f"HTTP {response.status}")
             self.logger.info("Gone (HTTP %d): %s", response.status, request.url)
             return
         self.logger.warning("Failed %s: %s", request.url, failure.getErrorMessage() or kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -101,3 +102,31 @@ def test_a_dropped_item_is_not_marked_as_seen(editable_site, tmp_path):
     )
     assert {i.crawl_status for i in again} == {"new"}
     assert len(again) == len(EXPECTED["expected_items"]) - len(items)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_page_taken_down_is_reported_removed_once_and_comes_back_new(editable_site, tmp_path):
+    state = str(tmp_path / "state.sqlite3")
+    path = "/posts/2022/09/carnegie-announces-new-middle-east-fellows"
+    yield run_crawl(crawl_settings(tmp_path / "run1", CARNEGIE_STATE=state), start_urls=start_urls(editable_site))
+
+    editable_site.site.routes[path] = {"status": 410}
+    second, items = yield run_crawl(
+        crawl_settings(tmp_path / "run2", CARNEGIE_STATE=state), start_urls=start_urls(editable_site)
+    )
+    assert EDITED_URL not in {i.url for i in items}
+    manifest = json.loads((tmp_path / "run2" / "items.manifest.json").read_text())
+    assert manifest["removed"] == [{"url": EDITED_URL, "language": "en", "reason": "HTTP 410"}]
+    assert len(manifest["removed"]) == 1, "pages merely not linked any more are not removed"
+    assert second.stats.get_value("carnegie/health/ok") is True
+
+    third, _ = yield run_crawl(
+        crawl_settings(tmp_path / "run3", CARNEGIE_STATE=state), start_urls=start_urls(editable_site)
+    )
+    assert json.loads((tmp_path / "run3" / "items.manifest.json").read_text())["removed"] == [], "reported once"
+
+    del editable_site.site.routes[path]
+    _, items = yield run_crawl(
+        crawl_settings(tmp_path / "run4", CARNEGIE_STATE=state), start_urls=start_urls(editable_site)
+    )
+    assert {i.url: i.crawl_status for i in items}[EDITED_URL] == "new", "back after a removal: a new version"
