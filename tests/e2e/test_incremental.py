@@ -120,9 +120,7 @@ def test_a_page_taken_down_is_reported_removed_once_and_comes_back_new(editable_
     assert len(manifest["removed"]) == 1, "pages merely not linked any more are not removed"
     assert second.stats.get_value("carnegie/health/ok") is True
 
-    third, _ = yield run_crawl(
-        crawl_settings(tmp_path / "run3", CARNEGIE_STATE=state), start_urls=start_urls(editable_site)
-    )
+    yield run_crawl(crawl_settings(tmp_path / "run3", CARNEGIE_STATE=state), start_urls=start_urls(editable_site))
     assert json.loads((tmp_path / "run3" / "items.manifest.json").read_text())["removed"] == [], "reported once"
 
     del editable_site.site.routes[path]
