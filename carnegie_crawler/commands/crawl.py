@@ -13,7 +13,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
 from ..run.cli import fail, preflight, run_crawler
-from ..run.owner import EXIT_BAD_INPUT
+from ..run.outcome import EXIT_BAD_INPUT
 
 
 class Command(ScrapyCrawlCommand):

@@ -19,7 +19,8 @@ from ..schema import SchemaLoadError, load_validator
 from ..spiders.arguments import SpiderArgumentError
 from .config import ConfigError, RunConfig, check_paths
 from .lock import LockHeldError, acquire
-from .owner import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_PAUSED, RunStartError, owner_of
+from .outcome import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_PAUSED, RunStartError
+from .owner import owner_of
 from .store import StateError, StateStore
 
 logger = logging.getLogger("carnegie_crawler.run")

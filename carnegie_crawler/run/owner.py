@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,19 +35,18 @@ from .health import Coverage, Health, verdict
 from .ledger import Ledger
 from .lock import LockHeldError, RunLock, acquire
 from .manifest import build_manifest, counts, summary, write_json
-from .store import Removal, StateError, StateStore, now_utc
+from .outcome import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_PAUSED,
+    RunStartError,
+    new_identity,
+)
+from .store import Removal, StateError, StateStore
 
 logger = logging.getLogger("carnegie_crawler.run")
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_PAUSED = 0, 1, 2, 3, 4
-
-
-class RunStartError(Exception):
-    """The run cannot start; `code` is its exit status (2 bad input, 3 locked)."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class RunOwner:
@@ -134,7 +131,7 @@ class RunOwner:
         if found.warning:
             logger.warning(found.warning)
         self.resumed = found.resume
-        identity = self.resumed or _new_identity(name)
+        identity = self.resumed or new_identity(name)
         self.run_id, self.time, self.started_at = identity["run_id"], identity["time"], identity["started_at"]
         for lock in self.locks:
             lock.describe(run_id=self.run_id)
@@ -408,11 +405,3 @@ def owner_of(crawler: Crawler) -> RunOwner | None:
         return crawler.get_extension(RunOwner)
     except RuntimeError:  # a bare Crawler (a component test): no extension manager
         return None
-
-
-def _new_identity(name: str) -> dict[str, str]:
-    """A run id unique even for two runs started in the same second: time plus random bits."""
-    now = datetime.now(UTC)
-    token = secrets.token_hex(3)
-    stamp = now.strftime("%Y-%m-%dT%H-%M-%S")
-    return {"run_id": f"{name}-{stamp}-{token}", "time": stamp, "started_at": now_utc(), "token": token}

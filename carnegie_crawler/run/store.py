@@ -9,7 +9,6 @@ marked as seen (docs/runs.md).
 
 from __future__ import annotations
 
-import errno
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -19,103 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import sql
+from .errors import StateError, state_error
+
 STATE_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    url TEXT NOT NULL,
-    language TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    published_date TEXT,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    last_emitted_run TEXT,
-    etag TEXT,
-    last_modified TEXT,
-    PRIMARY KEY (url, language)
-);
-CREATE TABLE IF NOT EXISTS fetched_urls (
-    fetched_url TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    language TEXT NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    links TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS staging (
-    run_id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    language TEXT NOT NULL,
-    fetched_url TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    published_date TEXT,
-    emitted INTEGER NOT NULL,
-    seen_at TEXT NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    links TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (run_id, url, language, fetched_url)
-);
-CREATE TABLE IF NOT EXISTS dead_ends (
-    fetched_url TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    last_seen TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS staging_dead_ends (
-    run_id TEXT NOT NULL,
-    fetched_url TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    seen_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, fetched_url)
-);
-CREATE TABLE IF NOT EXISTS paused_runs (run_id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    started_at TEXT NOT NULL,
-    committed_at TEXT NOT NULL,
-    output TEXT,
-    emitted INTEGER NOT NULL
-);
-"""
-
-
-class StateError(Exception):
-    """The state database cannot be used; the message says which file, what happened and what to do."""
-
-    def __init__(self, message: str, kind: str = "error") -> None:
-        super().__init__(message)
-        self.kind = kind  # locked, read-only, disk-full, corrupt, foreign, version, io
-
-
-# What an SQLite result code means for the operator. Only a failed integrity check (or a
-# file that is not a database) is "corrupt": a locked, read-only or full file is healthy
-# history that must never be thrown away on our advice.
-_KINDS = (
-    (("SQLITE_BUSY", "SQLITE_LOCKED"), "locked", "is locked by another program; try again when it is done"),
-    (("SQLITE_READONLY",), "read-only", "is read-only; make it and its directory writable"),
-    (("SQLITE_FULL",), "disk-full", "cannot be written: the disk is full; free some space"),
-    (("SQLITE_CORRUPT",), "corrupt", "is corrupt"),
-    (("SQLITE_NOTADB",), "corrupt", "is corrupt (SQLite cannot read it as a database); move it away or fix it"),
-    (("SQLITE_CANTOPEN",), "io", "cannot be opened; check the path and its directory"),
-)
-
-
-def state_error(path: Path, exc: BaseException, doing: str) -> StateError:
-    """One StateError with a message that names the cause, from an sqlite3 or OS error."""
-    if isinstance(exc, StateError):
-        return exc
-    name = str(getattr(exc, "sqlite_errorname", ""))
-    for prefixes, kind, words in _KINDS:
-        if name.startswith(prefixes):
-            detail = f" ({exc}); move it away or fix it" if kind == "corrupt" and "move it" not in words else ""
-            return StateError(f"state file {path} {words}{detail} [{doing}]", kind)
-    if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            return StateError(f"state file {path} cannot be written: the disk is full [{doing}]", "disk-full")
-        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            return StateError(f"state file {path} is read-only ({exc.strerror}) [{doing}]", "read-only")
-        return StateError(f"state file {path}: {exc.strerror or exc} [{doing}]", "io")
-    return StateError(f"state file {path}: {exc} [{doing}]", "io")
 
 
 @dataclass(frozen=True)
@@ -175,7 +81,7 @@ class StateStore:
             if existed:
                 self._check()
             # executescript commits on its own (each CREATE is idempotent), so no transaction() here.
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(sql.SCHEMA)
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('state_version', ?)", (str(STATE_VERSION),))
         except (sqlite3.Error, OSError, StateError) as exc:
             self._close_quietly()
@@ -298,7 +204,7 @@ class StateStore:
         this run, and the run did not see them alive elsewhere. A document merely no longer linked is not."""
         self.flush()
         try:
-            rows = self._db.execute(_FIND_REMOVALS, {"run": run_id}).fetchall()
+            rows = self._db.execute(sql.FIND_REMOVALS, {"run": run_id}).fetchall()
         except sqlite3.Error as exc:
             raise state_error(self.path, exc, "looking for removed documents") from None
         return [Removal(url, language or None, reason) for url, language, reason in rows]
@@ -319,9 +225,9 @@ class StateStore:
                     key = (gone.url, gone.language or "")
                     db.execute("DELETE FROM documents WHERE url = ? AND language = ?", key)
                     db.execute("DELETE FROM fetched_urls WHERE url = ? AND language = ?", key)
-                db.execute(_PROMOTE_DOCUMENTS, (run_id,))
-                db.execute(_PROMOTE_URLS, (run_id,))
-                db.execute(_PROMOTE_DEAD_ENDS, (run_id,))
+                db.execute(sql.PROMOTE_DOCUMENTS, (run_id,))
+                db.execute(sql.PROMOTE_URLS, (run_id,))
+                db.execute(sql.PROMOTE_DEAD_ENDS, (run_id,))
                 db.execute("DELETE FROM staging_dead_ends WHERE run_id = ?", (run_id,))
                 (count,) = db.execute(
                     "SELECT COUNT(DISTINCT url || char(0) || language) FROM staging WHERE run_id = ?", (run_id,)
@@ -385,51 +291,6 @@ class StateStore:
             with suppress(sqlite3.Error):
                 self.db.close()
             self.db = None
-
-
-_PROMOTE_DOCUMENTS = """
-INSERT INTO documents (url, language, content_hash, published_date, first_seen, last_seen,
-                       last_emitted_run, etag, last_modified)
-SELECT url, language, content_hash, published_date, seen_at, seen_at,
-       CASE WHEN emitted THEN run_id END, etag, last_modified
-FROM staging WHERE run_id = ? ORDER BY emitted, seen_at
-ON CONFLICT (url, language) DO UPDATE SET
-    content_hash = excluded.content_hash,
-    published_date = COALESCE(excluded.published_date, documents.published_date),
-    last_seen = excluded.last_seen,
-    last_emitted_run = COALESCE(excluded.last_emitted_run, documents.last_emitted_run),
-    etag = excluded.etag,
-    last_modified = excluded.last_modified
-"""
-# Dead ends that mean "this page is gone", as opposed to "this link is not a page" (a PDF).
-_GONE_SQL = "(reason IN ('HTTP 404', 'HTTP 410') OR reason LIKE 'redirected away%')"
-_FIND_REMOVALS = f"""
-WITH now_gone AS (
-    SELECT fetched_url, reason FROM staging_dead_ends WHERE run_id = :run AND {_GONE_SQL}
-), gone AS (
-    SELECT fetched_url FROM now_gone UNION SELECT fetched_url FROM dead_ends WHERE {_GONE_SQL}
-)
-SELECT d.url, d.language, MIN(n.reason)
-FROM documents d
-JOIN fetched_urls f ON f.url = d.url AND f.language = d.language
-JOIN now_gone n ON n.fetched_url = f.fetched_url
-WHERE NOT EXISTS (
-    SELECT 1 FROM fetched_urls o WHERE o.url = d.url AND o.language = d.language
-    AND o.fetched_url NOT IN (SELECT fetched_url FROM gone)
-) AND NOT EXISTS (
-    SELECT 1 FROM staging s WHERE s.run_id = :run AND s.url = d.url AND s.language = d.language
-)
-GROUP BY d.url, d.language
-ORDER BY d.url, d.language
-"""
-_PROMOTE_DEAD_ENDS = """
-INSERT OR REPLACE INTO dead_ends (fetched_url, reason, last_seen)
-SELECT fetched_url, reason, seen_at FROM staging_dead_ends WHERE run_id = ?
-"""
-_PROMOTE_URLS = """
-INSERT OR REPLACE INTO fetched_urls (fetched_url, url, language, etag, last_modified, links)
-SELECT fetched_url, url, language, etag, last_modified, links FROM staging WHERE run_id = ?
-"""
 
 
 def _known(row: tuple[str, str, str, str, str | None, str | None, str] | None) -> Known | None:

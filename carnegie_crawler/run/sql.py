@@ -1,0 +1,102 @@
+"""The SQL of the cross-run state: its tables and the statements that commit a run."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    url TEXT NOT NULL,
+    language TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published_date TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    last_emitted_run TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    PRIMARY KEY (url, language)
+);
+CREATE TABLE IF NOT EXISTS fetched_urls (
+    fetched_url TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    language TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    links TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS staging (
+    run_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    language TEXT NOT NULL,
+    fetched_url TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published_date TEXT,
+    emitted INTEGER NOT NULL,
+    seen_at TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    links TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (run_id, url, language, fetched_url)
+);
+CREATE TABLE IF NOT EXISTS dead_ends (
+    fetched_url TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS staging_dead_ends (
+    run_id TEXT NOT NULL,
+    fetched_url TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, fetched_url)
+);
+CREATE TABLE IF NOT EXISTS paused_runs (run_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    committed_at TEXT NOT NULL,
+    output TEXT,
+    emitted INTEGER NOT NULL
+);
+"""
+PROMOTE_DOCUMENTS = """
+INSERT INTO documents (url, language, content_hash, published_date, first_seen, last_seen,
+                       last_emitted_run, etag, last_modified)
+SELECT url, language, content_hash, published_date, seen_at, seen_at,
+       CASE WHEN emitted THEN run_id END, etag, last_modified
+FROM staging WHERE run_id = ? ORDER BY emitted, seen_at
+ON CONFLICT (url, language) DO UPDATE SET
+    content_hash = excluded.content_hash,
+    published_date = COALESCE(excluded.published_date, documents.published_date),
+    last_seen = excluded.last_seen,
+    last_emitted_run = COALESCE(excluded.last_emitted_run, documents.last_emitted_run),
+    etag = excluded.etag,
+    last_modified = excluded.last_modified
+"""
+# Dead ends that mean "this page is gone", as opposed to "this link is not a page" (a PDF).
+_GONE_SQL = "(reason IN ('HTTP 404', 'HTTP 410') OR reason LIKE 'redirected away%')"
+FIND_REMOVALS = f"""
+WITH now_gone AS (
+    SELECT fetched_url, reason FROM staging_dead_ends WHERE run_id = :run AND {_GONE_SQL}
+), gone AS (
+    SELECT fetched_url FROM now_gone UNION SELECT fetched_url FROM dead_ends WHERE {_GONE_SQL}
+)
+SELECT d.url, d.language, MIN(n.reason)
+FROM documents d
+JOIN fetched_urls f ON f.url = d.url AND f.language = d.language
+JOIN now_gone n ON n.fetched_url = f.fetched_url
+WHERE NOT EXISTS (
+    SELECT 1 FROM fetched_urls o WHERE o.url = d.url AND o.language = d.language
+    AND o.fetched_url NOT IN (SELECT fetched_url FROM gone)
+) AND NOT EXISTS (
+    SELECT 1 FROM staging s WHERE s.run_id = :run AND s.url = d.url AND s.language = d.language
+)
+GROUP BY d.url, d.language
+ORDER BY d.url, d.language
+"""
+PROMOTE_DEAD_ENDS = """
+INSERT OR REPLACE INTO dead_ends (fetched_url, reason, last_seen)
+SELECT fetched_url, reason, seen_at FROM staging_dead_ends WHERE run_id = ?
+"""
+PROMOTE_URLS = """
+INSERT OR REPLACE INTO fetched_urls (fetched_url, url, language, etag, last_modified, links)
+SELECT fetched_url, url, language, etag, last_modified, links FROM staging WHERE run_id = ?
+"""
