@@ -99,6 +99,9 @@ CARNEGIE_REFRESH_DAYS = 7
 CARNEGIE_LOCK_TIMEOUT = 60
 # Cards followed from one page: a real page lists a dozen; a trap page could list 50,000.
 CARNEGIE_MAX_CARDS_PER_PAGE = 200
+# The dataset every healthy run folds its output into (documents.parquet, history.parquet, a card and a
+# datapackage.json), for consumers to load in one line; `scrapy dataset` rebuilds it. Empty: off.
+CARNEGIE_DATASET = "data/dataset"
 # The run manifest; empty: next to the output, as <output>.manifest.json.
 CARNEGIE_MANIFEST = ""
 # Health: the run fails (non-zero exit) when more items than this share are invalid...

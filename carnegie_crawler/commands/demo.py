@@ -22,6 +22,7 @@ DEMO_SETTINGS = {
     "CARNEGIE_OUTPUT": "data/demo.jsonl",
     "CARNEGIE_REJECTS": "data/rejects/demo.jsonl",
     "CARNEGIE_STATE": "data/demo-state.sqlite3",
+    "CARNEGIE_DATASET": "data/demo-dataset",
 }
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from .store import now_utc
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_PAUSED = 0, 1, 2, 3, 4
+# Published and committed, but the dataset could not be brought up to date (`scrapy dataset` catches up).
+EXIT_DATASET = 5
 
 
 class RunStartError(Exception):

@@ -37,6 +37,7 @@ from .lock import LockHeldError, RunLock, acquire
 from .manifest import build_manifest, counts, summary, write_json
 from .outcome import (
     EXIT_BAD_INPUT,
+    EXIT_DATASET,
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
@@ -291,11 +292,39 @@ class RunOwner:
         self.files.settle()
         if self.removed:
             logger.info("%d document(s) removed from the site: listed in the manifest", len(self.removed))
-        self.exit_code = EXIT_OK
-        where = (
-            f"Output: {self.output.path}" if self.output is not None else "No output file (CARNEGIE_OUTPUT is empty)"
-        )
-        self.summary = summary("Run finished: healthy", self._items(), self._seconds(), where)
+        where = f"Output: {self.output.path}" if self.output is not None else "No output file (CARNEGIE_OUTPUT empty)"
+        if (problem := self._update_dataset()) is None:
+            self.exit_code = EXIT_OK
+            self.summary = summary("Run finished: healthy", self._items(), self._seconds(), where)
+        else:
+            self.exit_code = EXIT_DATASET
+            verdict_text = f"Run finished: healthy, published and committed, but the dataset is behind ({problem})"
+            self.summary = summary(verdict_text, self._items(), self._seconds(), f"{where}. Run `scrapy dataset`.")
+
+    def _update_dataset(self) -> str | None:
+        """Fold this run, and any published run the dataset has missed, into CARNEGIE_DATASET.
+
+        The run is already published and committed: a failure here leaves the dataset one or
+        more runs behind, which `scrapy dataset` catches up. None when done or off.
+        """
+        # Imported here: pyarrow takes a noticeable part of a second to load, and only this step needs it.
+        from ..dataset import DatasetError, discover_runs, update_dataset
+        from ..dataset.config import DatasetConfig
+
+        try:
+            config = DatasetConfig.from_settings(self.crawler.settings)
+        except DatasetError as exc:  # no state or no output file: there is nothing to fold
+            logger.info("Dataset not updated: %s", exc)
+            return None
+        if config is None:
+            return None
+        try:
+            runs = discover_runs(config.manifest_dirs, config.state, config.pattern)
+            logger.info("%s", update_dataset(config.directory, runs).line())
+        except (DatasetError, OSError) as exc:
+            logger.error("Dataset %s not updated: %s", config.directory, exc)
+            return str(exc)
+        return None
 
     def _keep_unpublished(self, reason: str, health: Health) -> None:
         self.exit_code = EXIT_FAILED

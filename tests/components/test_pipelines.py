@@ -25,6 +25,7 @@ def make_crawler(tmp_path, with_run: bool = False, **settings):
         "CARNEGIE_OUTPUT": str(tmp_path / "out" / "%(run_id)s.jsonl"),
         "CARNEGIE_REJECTS": str(tmp_path / "out" / "rejects" / "%(run_id)s.jsonl"),
         "CARNEGIE_STATE": str(tmp_path / "state.sqlite3"),
+        "CARNEGIE_DATASET": "",  # the dataset has tests of its own
     }
     if not with_run:
         base["EXTENSIONS"] = {}

@@ -26,7 +26,7 @@ def test_scrapy_crawl_writes_the_dataset(site_server, tmp_path):
     result = scrapy(
         "crawl", "commentary", "-a", f"start_urls={starts}", "-O", str(tmp_path / "feed.jsonl"),
         "-s", f"CARNEGIE_OUTPUT={out}", "-s", f"CARNEGIE_REJECTS={tmp_path / 'rejects.jsonl'}",
-        "-s", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}",
+        "-s", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}", "-s", f"CARNEGIE_DATASET={tmp_path / 'dataset'}",
         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -35,6 +35,12 @@ def test_scrapy_crawl_writes_the_dataset(site_server, tmp_path):
     feed = [json.loads(line) for line in (tmp_path / "feed.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(feed) == len(records)
     assert "Traceback" not in result.stderr
+    # A healthy run also brings the dataset up to date: one row per document, with its run id.
+    import pyarrow.parquet as pq
+
+    documents = pq.read_table(tmp_path / "dataset" / "documents.parquet")
+    assert sorted(documents.column("url").to_pylist()) == sorted(r["url"] for r in records)
+    assert set(documents.column("run_id").to_pylist()) == {records[0]["run_id"]}
 
 
 def test_bad_argument_is_one_line_and_exit_2(tmp_path):
@@ -62,6 +68,7 @@ def test_unwritable_output_is_one_line_and_exit_2(tmp_path):
 def test_scrapy_demo_twice_on_an_unchanged_site_reports_nothing_updated(tmp_path):
     """The demo serves the site on a new port each time; items name canonical URLs, so nothing changes."""
     paths = [f"CARNEGIE_OUTPUT={tmp_path / 'demo.jsonl'}", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}"]
+    paths.append(f"CARNEGIE_DATASET={tmp_path / 'dataset'}")
     args = ["demo", *(arg for path in paths for arg in ("-s", path))]
     first, second = scrapy(*args), scrapy(*args)
     assert (first.returncode, second.returncode) == (0, 0), second.stderr[-2000:]

@@ -1,0 +1,32 @@
+"""The dataset: every published run of one state file folded into Parquet tables with a fixed schema.
+
+    from carnegie_crawler.dataset import update_dataset, RunRef
+    update_dataset(Path("data/dataset"), [manifest_path])   # at the end of a healthy run
+
+The directory holds documents.parquet (one row per live document at its latest version),
+history.parquet (one row per version and per removal), README.md (a Hugging Face dataset
+card) and datapackage.json (a Frictionless descriptor that also lists the runs applied).
+`scrapy dataset` brings it up to date from the run outputs, or rebuilds it (`--rebuild`).
+"""
+
+from .build import Summary, rebuild_dataset, update_dataset
+from .convert import load_run
+from .merge import sort_key
+from .runs import DatasetError, DatasetLockedError, Removal, RunRef, SchemaChangedError, discover_runs
+from .schema import arrow_schema, history_schema
+
+__all__ = [
+    "DatasetError",
+    "DatasetLockedError",
+    "Removal",
+    "RunRef",
+    "SchemaChangedError",
+    "Summary",
+    "arrow_schema",
+    "discover_runs",
+    "history_schema",
+    "load_run",
+    "rebuild_dataset",
+    "sort_key",
+    "update_dataset",
+]

@@ -1,0 +1,69 @@
+"""Where the dataset and the runs it reads are, from the settings a run used (CARNEGIE_STATE, _OUTPUT, _MANIFEST)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .runs import DatasetError
+
+DEFAULT_DIRECTORY = "data/dataset"
+# The placeholders a run's path templates may use (docs/runs.md): spider name, start time, run id.
+_PLACEHOLDERS = ("name", "time", "run_id")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    directory: Path
+    state: Path
+    manifest_dirs: list[Path]
+    pattern: str  # the manifests' file names, as a glob pattern
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> DatasetConfig | None:
+        """The dataset's paths; None when CARNEGIE_DATASET is empty (off); DatasetError for an unusable setting."""
+        directory = settings.get("CARNEGIE_DATASET", DEFAULT_DIRECTORY)
+        if directory is None or directory == "":
+            return None
+        if not isinstance(directory, str | os.PathLike) or "%(" in str(directory):
+            raise DatasetError(f"CARNEGIE_DATASET must be a directory path without placeholders, not {directory!r}")
+        state = settings.get("CARNEGIE_STATE") or ""
+        if not state:
+            raise DatasetError("CARNEGIE_STATE is empty: the dataset follows the runs committed to one state file")
+        output = _template(settings, "CARNEGIE_OUTPUT")
+        if not output:
+            raise DatasetError("CARNEGIE_OUTPUT is empty: the runs publish no output for the dataset to read")
+        manifest = _template(settings, "CARNEGIE_MANIFEST")
+        if manifest:
+            where, name = os.path.split(manifest)
+            dirs = [_directory(where, manifest, "CARNEGIE_MANIFEST")]
+        else:  # beside the output, as <output without .jsonl>.manifest.json
+            where, name = os.path.split(output)
+            dirs = [_directory(where, output, "CARNEGIE_OUTPUT")]
+            name = name.removesuffix(".jsonl") + ".manifest.json"
+        pattern = glob.escape(name) % dict.fromkeys(_PLACEHOLDERS, "*")
+        return cls(Path(directory), Path(state), dirs, pattern)
+
+
+def _template(settings: Any, name: str) -> str:
+    value = settings.get(name) or ""
+    if not isinstance(value, str):
+        raise DatasetError(f"{name} must be a path, not {value!r}")
+    try:
+        value % dict.fromkeys(_PLACEHOLDERS, "x")
+    except (KeyError, ValueError, TypeError) as exc:
+        known = ", ".join(f"%({key})s" for key in _PLACEHOLDERS)
+        raise DatasetError(f"{name}: bad path template {value!r}: {exc} (placeholders: {known})") from None
+    return value
+
+
+def _directory(part: str, template: str, name: str) -> Path:
+    if "%(" in part:
+        raise DatasetError(
+            f"{name}: the directory of {template!r} has placeholders; the dataset needs the runs in fixed "
+            "directories (put the placeholders in the file name only)"
+        )
+    return Path(part or ".")

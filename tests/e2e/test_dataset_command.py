@@ -1,0 +1,156 @@
+"""`scrapy dataset` as a user runs it: after real crawls of the fixture site, and on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from carnegie_crawler.dataset import RunRef, arrow_schema
+from carnegie_crawler.devserver import SiteServer
+from tests.components.test_dataset_build import Runs, full_run, second_run
+from tests.e2e.test_bad_input import one_line_error
+from tests.e2e.test_smoke import EXPECTED, scrapy
+from tests.helpers import SITE
+
+pytestmark = pytest.mark.e2e
+
+REMOVED_PAGE = "pages/posts/2022/09/carnegie-announces-new-middle-east-fellows.html"
+REMOVED_URL = "https://carnegieendowment.org/posts/2022/09/carnegie-announces-new-middle-east-fellows?lang=en"
+
+
+def settings(tmp_path: Path, **more: str) -> list[str]:
+    values = {
+        "CARNEGIE_OUTPUT": f"{tmp_path}/data/%(run_id)s.jsonl",
+        "CARNEGIE_REJECTS": f"{tmp_path}/data/rejects/%(run_id)s.jsonl",
+        "CARNEGIE_STATE": f"{tmp_path}/state.sqlite3",
+        "CARNEGIE_DATASET": f"{tmp_path}/dataset",
+        "DOWNLOAD_DELAY": "0",
+        "AUTOTHROTTLE_ENABLED": "False",
+        **more,
+    }
+    return [part for name, value in values.items() for part in ("-s", f"{name}={value}")]
+
+
+# One document served under two paths: the edit is made to both copies.
+EDITED_PAGES = ("pages/posts/2021/12/gulf-states-and-the-iran-nuclear-talks.html",
+                "pages/middle-east/posts/2021/12/gulf-states-and-the-iran-nuclear-talks.html")  # fmt: skip
+EDITED_URL = "https://carnegieendowment.org/posts/2021/12/gulf-states-and-the-iran-nuclear-talks?lang=en"
+
+
+def test_a_full_run_an_edit_a_410_an_incremental_run_and_the_dataset(tmp_path):
+    """The issue's scenario: every healthy run folds itself into the dataset; `scrapy dataset` agrees,
+    and `--rebuild` from the run files alone makes the same files."""
+    root = tmp_path / "site"
+    shutil.copytree(SITE, root)
+    with SiteServer(root) as server:
+        starts = ",".join(server.base_url + path for path in EXPECTED["start_paths"])
+        first = scrapy("crawl", "commentary", "-a", f"start_urls={starts}", *settings(tmp_path))
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert len(pq.read_table(tmp_path / "dataset" / "documents.parquet")) == len(EXPECTED["expected_items"])
+        for page in (root / name for name in EDITED_PAGES):
+            text = page.read_text(encoding="utf-8")
+            assert "Their leverage is limited" in text
+            page.write_text(text.replace("Their leverage is limited", "Their leverage is small"), encoding="utf-8")
+        routes = json.loads((root / "routes.json").read_text())
+        routes["/posts/2022/09/carnegie-announces-new-middle-east-fellows"] = {"status": 410}
+        server.site.routes = routes
+        second = scrapy(
+            "crawl", "commentary", "-a", f"start_urls={starts}", "-a", "incremental=true",
+            *settings(tmp_path, CARNEGIE_REFRESH_DAYS="0"),
+        )  # fmt: skip
+        assert second.returncode == 0, second.stderr[-2000:]
+    result = scrapy("dataset", *settings(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "is up to date: 2 run(s)" in result.stdout, "each run updated the dataset at its end"
+    assert "Traceback" not in result.stderr
+
+    runs = sorted((RunRef.from_manifest(p) for p in (tmp_path / "data").glob("*.manifest.json")), key=lambda r: r.order)
+    assert [run.previous_run_id for run in runs] == [None, runs[0].run_id]
+    assert {(gone.url, gone.language) for gone in runs[1].removed} == {(REMOVED_URL, "en")}
+    incremental = [json.loads(line) for line in runs[1].output.read_text().splitlines()]
+    assert [(r["url"], r["crawl_status"]) for r in incremental] == [(EDITED_URL, "updated")]
+
+    table = pq.read_table(tmp_path / "dataset" / "documents.parquet")
+    assert table.schema == arrow_schema()
+    live = {e["url"] for e in EXPECTED["expected_items"]} - {REMOVED_URL}
+    assert sorted(table.column("url").to_pylist()) == sorted(live), "the exact live set"
+    latest = table.filter(pc.equal(table.column("url"), EDITED_URL)).to_pylist()[0]
+    assert (latest["content_hash"], latest["run_id"]) == (incremental[0]["content_hash"], runs[1].run_id)
+    assert "Their leverage is small" in latest["body"]
+    history = pq.read_table(tmp_path / "dataset" / "history.parquet").to_pylist()
+    changed = sorted((h["url"], h["crawl_status"]) for h in history if h["run_id"] == runs[1].run_id)
+    assert changed == sorted([(EDITED_URL, "updated"), (REMOVED_URL, "removed")]), "what changed in that run"
+    assert sum(h["crawl_status"] == "new" for h in history) == len(EXPECTED["expected_items"])
+    loads_in_every_tool(tmp_path / "dataset" / "documents.parquet", len(live))
+
+    before = {name: (tmp_path / "dataset" / name).read_bytes() for name in ("documents.parquet", "history.parquet")}
+    rebuilt = scrapy("dataset", "--rebuild", *settings(tmp_path))
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert "rebuilt from 2 run(s)" in rebuilt.stdout
+    assert before == {name: (tmp_path / "dataset" / name).read_bytes() for name in before}
+
+
+def loads_in_every_tool(path: Path, rows: int) -> None:
+    """pandas, polars, DuckDB and Hugging Face `datasets` read the real dataset with its types."""
+    import datetime
+
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    frame = pd.read_parquet(path)
+    assert len(frame) == rows
+    assert str(frame["crawled_at"].dtype) in ("datetime64[us, UTC]", "datetime64[ns, UTC]")
+    assert isinstance(frame["published_date"].dropna().iloc[0], datetime.date)
+    polars = pl.read_parquet(path)
+    assert (polars.schema["published_date"], polars.schema["crawled_at"]) == (pl.Date, pl.Datetime("us", "UTC"))
+    assert isinstance(polars.schema["authors"], pl.List)
+    with duckdb.connect() as db:
+        kinds = dict(db.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM '{path}')").fetchall())
+        assert (kinds["published_date"], kinds["crawled_at"]) == ("DATE", "TIMESTAMP WITH TIME ZONE")
+        assert db.execute(f"SELECT count(*) FROM '{path}'").fetchone() == (rows,)
+    from datasets import Dataset
+
+    loaded = Dataset.from_parquet(str(path), cache_dir=str(path.parent.parent / "hf-cache"))
+    assert len(loaded) == rows
+    assert loaded.features["published_date"].dtype == "date32"
+    assert loaded.features["crawled_at"].dtype == "timestamp[us, tz=UTC]"
+
+
+def test_synthetic_runs_and_a_mismatch(tmp_path):
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    second = runs.add(second_run)
+    result = scrapy("dataset", *settings(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "6 documents (6 added, 0 replaced, 0 removed)" in result.stdout
+    output = RunRef.from_manifest(second).output
+    output.write_bytes(output.read_bytes() + b"\n")
+    rebuilt = scrapy("dataset", "--rebuild", *settings(tmp_path))
+    one_line_error(rebuilt, f"run {RunRef.from_manifest(second).run_id}")
+    assert "does not match its manifest" in rebuilt.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"CARNEGIE_DATASET": ""}, "the dataset is off (CARNEGIE_DATASET is empty)"),
+        ({"CARNEGIE_OUTPUT": "data/%(name)s/%(run_id)s.jsonl"}, "the directory of 'data/%(name)s/%(run_id)s.jsonl'"),
+        ({"CARNEGIE_MANIFEST": "m/%(time)s/x.json"}, "CARNEGIE_MANIFEST: the directory of"),
+        ({"CARNEGIE_STATE": ""}, "CARNEGIE_STATE is empty"),
+    ],
+)
+def test_bad_settings_are_one_line_and_exit_2(tmp_path, overrides, fragment):
+    one_line_error(scrapy("dataset", *settings(tmp_path, **overrides)), fragment)
+    assert not (tmp_path / "dataset").exists()
+
+
+def test_an_argument_is_a_usage_error(tmp_path):
+    result = scrapy("dataset", "extra", *settings(tmp_path))
+    assert result.returncode == 2
+    assert "unexpected argument" in result.stderr
