@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..run.store import Removal  # one definition, shared with the state
+
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 22
@@ -32,15 +34,6 @@ class SchemaChangedError(DatasetError):
 
 class DatasetLockedError(DatasetError):
     """Another process is building the dataset."""
-
-
-@dataclass(frozen=True)
-class Removal:
-    """A document a run found removed: every URL it was fetched from answers 404/410 or redirects away."""
-
-    url: str
-    language: str | None
-    reason: str
 
 
 @dataclass(frozen=True)
