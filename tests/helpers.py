@@ -53,7 +53,7 @@ def valid_record() -> dict[str, Any]:
 
 
 def page_item(name: str) -> Any:
-    """The `Publication` extracted from a saved page, as the spider would yield it."""
+    """The `Publication` extracted from a reconstructed page, as the spider would yield it."""
     from scrapy.http import HtmlResponse, Request
 
     from carnegie_crawler.extraction import extract_from_response

@@ -35,9 +35,11 @@ class CommentarySpider(scrapy.Spider):
         self.arguments = parse_arguments(kwargs)
         self.start_pages = list(self.arguments.start_pages)
         self.hosts = frozenset(host_key(urlsplit(u).hostname or "") for u in self.start_pages)
-        # Card URLs already followed (or turned down) in this run. Most cards are listed on many
-        # pages; Scrapy's dupefilter would drop the repeats too, but only after building a request
-        # and passing it through every middleware, which costs more than reading the page's links.
+        # Card URLs already followed (or turned down) in this run. Scrapy's dupefilter sees only
+        # requests; an incremental run also walks the stored cards of documents it does not request
+        # (follow_cards), and this set is what makes that walk end. Scrapy's dupefilter and offsite
+        # middleware still apply to every request and redirect; the host check in follow_cards only
+        # counts off-site cards (carnegie/links/offsite) before any request is built.
         self.links_seen: set[str] = set()
         # Scrapy's offsite filter also applies to redirects.
         self.allowed_domains = sorted(self.hosts)

@@ -49,7 +49,7 @@ def assert_like_in_process(response: HtmlResponse, result) -> None:
 
 
 def with_wrong_types() -> HtmlResponse:
-    """A saved page whose metadata block gives `authors` as one string, `topics` as an object."""
+    """A reconstructed page whose metadata block gives `authors` as one string, `topics` as an object."""
     html = (PAGES / "commentary_three_authors_notes.html").read_text(encoding="utf-8")
     match = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.DOTALL)
     assert match is not None

@@ -1,4 +1,4 @@
-"""Extraction on saved pages, compared field by field with what a reader of the page expects."""
+"""Extraction on reconstructed pages, compared field by field with what a reader of the page expects."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from carnegie_crawler.extraction import extract_from_html, extract_from_response
 from carnegie_crawler.schema import describe_errors, load_validator
 from tests.helpers import PAGES, as_written, fixture_cases, load_expected
 
-# Set per fetch, so a saved page cannot know them in advance.
+# Set per fetch, so a reconstructed page cannot know them in advance.
 UNCOMPARED = {"crawled_at", "content_hash", "schema_version", "crawl_status", "run_id"}
 # Text that never belongs to an article, whatever the page.
 ALWAYS_ABSENT = ("Link Copied", "does not take institutional positions", "Read Full Text", "Learn More")

@@ -42,7 +42,7 @@ def without_fetch_details(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def absolute_canonical_cases() -> list[str]:
-    """Saved pages whose rel=canonical names the site itself (the others have none, or a relative one)."""
+    """Reconstructed pages whose rel=canonical names the site itself (the others have none, or a relative one)."""
     found = re.compile(r'<link rel="canonical" href="https://(www\.)?carnegieendowment\.org/')
     return [name for name in fixture_cases() if found.search(html_of(name))]
 

@@ -24,7 +24,7 @@ _BLOCK = re.compile(r'(<script type="application/json"[^>]*>)(.*?)(</script>)', 
 
 
 def with_block(**changes: Any) -> bytes:
-    """The saved page, its metadata block's keys set to *changes*."""
+    """The reconstructed page, its metadata block's keys set to *changes*."""
     html = (PAGES / f"{NAME}.html").read_text(encoding="utf-8")
     match = _BLOCK.search(html)
     assert match is not None

@@ -1,4 +1,4 @@
-"""The hand-written text walk agrees with lxml's event walker on every saved page, and layout basics hold.
+"""The hand-written text walk agrees with lxml's event walker on every reconstructed page, and layout basics hold.
 
 `walk_text` walks the subtree on an explicit stack (iterative: deep nesting cannot
 overflow) where `etree.iterwalk` would do; it must give exactly what the walker gives.

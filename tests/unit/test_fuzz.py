@@ -1,6 +1,6 @@
-"""Fuzzing: saved pages, damaged at random, never make extraction raise.
+"""Fuzzing: reconstructed pages, damaged at random, never make extraction raise.
 
-Every example starts from a saved page and breaks it the way the web does: a
+Every example starts from a reconstructed page and breaks it the way the web does: a
 download cut short (even inside a multi-byte character), markup lost, repeated
 or moved, hostile fragments pasted anywhere, a metadata block with the wrong
 types. Whatever arrives, `extract_from_html` returns an item, and the schema
