@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-SCHEMA_VERSION = "2.0.0"
+SCHEMA_VERSION = "2.1.0"
 
 
 class Author(TypedDict):
@@ -23,6 +23,11 @@ class Author(TypedDict):
 class Image(TypedDict):
     url: str
     credit: str | None
+
+
+class ArchiveRef(TypedDict):
+    file: str
+    record_id: str
 
 
 class Related(TypedDict):
@@ -63,13 +68,15 @@ class Publication:
     schema_version: str = SCHEMA_VERSION
     # The run that wrote the record (lineage); stamped by the spider from its run's owner.
     run_id: str = ""
+    # Where the page is archived (provenance), stamped by the spider when the run keeps an archive.
+    archive: ArchiveRef | None = None
 
 
 # Fields that describe when and how we fetched, not what the document says.
 # `related` is left out too: "More Work" lists the latest work at request time,
 # so it changes while the document itself does not.
 _VOLATILE = frozenset(
-    {"fetched_url", "crawled_at", "content_hash", "related", "schema_version", "crawl_status", "run_id"}
+    {"fetched_url", "crawled_at", "content_hash", "related", "schema_version", "crawl_status", "run_id", "archive"}
 )
 
 

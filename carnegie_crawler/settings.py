@@ -52,6 +52,8 @@ DOWNLOADER_MIDDLEWARES = {
     # robots.txt that answers 5xx as allow-all; ours fixes both (carnegie_crawler/robots.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "carnegie_crawler.robots.RobotsTxtMiddleware": 100,
+    # Near the downloader: it sees every response as received, redirects and robots.txt included.
+    "carnegie_crawler.archive.middleware.ArchiveMiddleware": 950,
 }
 
 # --- Logging ----------------------------------------------------------------
@@ -102,6 +104,9 @@ CARNEGIE_MAX_CARDS_PER_PAGE = 200
 # The dataset every healthy run folds its output into (documents.parquet, history.parquet, a card and a
 # datapackage.json), for consumers to load in one line; `scrapy dataset` rebuilds it. Empty: off.
 CARNEGIE_DATASET = "data/dataset"
+# Every response fetched, kept per run as a gzip-compressed WARC file (<run id>.warc.gz), published with the
+# output, so `scrapy reextract` can rebuild the dataset without a request. Empty: off.
+CARNEGIE_ARCHIVE = "data/archive"
 # The run manifest; empty: next to the output, as <output>.manifest.json.
 CARNEGIE_MANIFEST = ""
 # Health: the run fails (non-zero exit) when more items than this share are invalid...

@@ -47,7 +47,7 @@ def valid_record() -> dict[str, Any]:
         "crawl_status": None,
         "crawled_at": "2026-11-25T10:00:00Z",
         "content_hash": "0" * 64,
-        "schema_version": "2.0.0",
+        "schema_version": "2.1.0",
         "run_id": "commentary-2026-11-25T10-00-00-0a1b2c",
     }
 

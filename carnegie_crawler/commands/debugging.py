@@ -12,7 +12,9 @@ import argparse
 from typing import Any
 
 # Every setting through which a run writes a file.
-RECORD_SETTINGS = ("CARNEGIE_OUTPUT", "CARNEGIE_REJECTS", "CARNEGIE_MANIFEST", "CARNEGIE_STATE", "CARNEGIE_DATASET")
+RECORD_SETTINGS = (
+    "CARNEGIE_OUTPUT", "CARNEGIE_REJECTS", "CARNEGIE_MANIFEST", "CARNEGIE_STATE", "CARNEGIE_DATASET", "CARNEGIE_ARCHIVE"
+)  # fmt: skip
 
 
 class NoRecords:

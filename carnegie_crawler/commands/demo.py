@@ -23,6 +23,7 @@ DEMO_SETTINGS = {
     "CARNEGIE_REJECTS": "data/rejects/demo.jsonl",
     "CARNEGIE_STATE": "data/demo-state.sqlite3",
     "CARNEGIE_DATASET": "data/demo-dataset",
+    "CARNEGIE_ARCHIVE": "data/demo-archive",
 }
 
 

@@ -42,11 +42,15 @@ class RunConfig:
     lock_timeout: float
     max_cards_per_page: int
     jobdir: Path | None
+    archive: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RunConfig:
         state = settings.get("CARNEGIE_STATE") or ""
         jobdir = settings.get("JOBDIR") or ""
+        archive = settings.get("CARNEGIE_ARCHIVE") or ""
+        if not isinstance(archive, str) or "%(" in archive:
+            raise ConfigError(f"CARNEGIE_ARCHIVE must be a directory path without placeholders, not {archive!r}")
         return cls(
             output=_template(settings, "CARNEGIE_OUTPUT"),
             rejects=_template(settings, "CARNEGIE_REJECTS"),
@@ -63,6 +67,7 @@ class RunConfig:
             lock_timeout=_number(settings, "CARNEGIE_LOCK_TIMEOUT", 0, None),
             max_cards_per_page=int(_number(settings, "CARNEGIE_MAX_CARDS_PER_PAGE", 1, None, integer=True)),
             jobdir=Path(jobdir) if jobdir else None,
+            archive=Path(archive) if archive else None,
         )
 
 
@@ -102,6 +107,8 @@ def check_paths(config: RunConfig, settings: BaseSettings, spider_name: str) -> 
     elif "CARNEGIE_OUTPUT" in paths:
         output = paths["CARNEGIE_OUTPUT"]
         paths["the manifest"] = output.with_name(output.name.removesuffix(".jsonl") + ".manifest.json")
+    if config.archive is not None:
+        check_writable(config.archive / "x.warc.gz", "CARNEGIE_ARCHIVE")
     if config.state is not None:
         check_writable(config.state, "CARNEGIE_STATE")
         for suffix in ("", "-wal", "-shm", ".lock"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..archive import ARCHIVE_SUFFIX, WarcFile
 from ..output import JsonLinesFile
 from .config import RunConfig, render
 
@@ -17,10 +18,14 @@ def part_path(path: Path, token: str) -> Path:
 
 
 class RunFiles:
-    def __init__(self, config: RunConfig, values: dict[str, str], token: str) -> None:
+    def __init__(self, config: RunConfig, values: dict[str, str], token: str, fetches: bool = True) -> None:
         self.output: JsonLinesFile | None = None
         self.rejects: JsonLinesFile | None = None
+        self.archive: WarcFile | None = None
         self.manifest: Path | None = None
+        if config.archive is not None and fetches:  # a re-extraction fetches nothing to archive
+            path = config.archive / f"{values['run_id']}{ARCHIVE_SUFFIX}"
+            self.archive = WarcFile(path, part_path(path, token), {"run_id": values["run_id"]})
         if config.output:
             path = render(config.output, **values)
             self.output = JsonLinesFile(path, part_path(path, token))
@@ -31,27 +36,35 @@ class RunFiles:
             self.manifest = render(config.manifest, **values)
         elif self.output is not None:
             self.manifest = self.output.path.with_name(self.output.path.name.removesuffix(".jsonl") + ".manifest.json")
-        self.published: list[JsonLinesFile] = []
+        self.published: list[JsonLinesFile | WarcFile] = []
 
     def open(self, resume: bool) -> None:
         """Open the output's part file (appending to a paused run's); the rejects open with the first reject."""
         if self.output is not None:
             self.output.open(resume=resume)
+        if self.archive is not None:
+            self.archive.open(resume=resume)
+
+    @property
+    def all(self) -> list[JsonLinesFile | WarcFile]:
+        return [f for f in (self.output, self.rejects, self.archive) if f is not None]
 
     def close(self) -> None:
-        """Make every line durable; both files are closed even if the first fails."""
-        try:
-            if self.output is not None:
-                self.output.close()
-        finally:
-            if self.rejects is not None:
-                self.rejects.close()
+        """Make every line and record durable; every file is closed even if one fails."""
+        errors: list[OSError] = []
+        for file in self.all:
+            try:
+                file.close()
+            except OSError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def publish(self) -> None:
         """Rename the part files into place: the output always (an empty run publishes an empty file),
         the rejects when this run rejected something."""
-        for file in (self.output, self.rejects):
-            if file is not None and (file is self.output or file.part.exists()):
+        for file in self.all:
+            if file is not self.rejects or file.part.exists():
                 file.publish()
                 self.published.append(file)
 
@@ -76,6 +89,8 @@ class RunFiles:
         for file in (self.output, self.rejects):
             if file is not None and file.part.exists() and file.part.stat().st_size == 0:
                 file.part.unlink()
+        if self.archive is not None:
+            self.archive.discard_unused()
 
     @property
     def rejects_published(self) -> bool:

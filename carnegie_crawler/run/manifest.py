@@ -42,7 +42,7 @@ def build_manifest(
         "run_id": run.run_id,
         "previous_run_id": run.previous_run,
         "spider": run.crawler.spidercls.name,
-        "mode": "incremental" if run.incremental else ("filtered" if run.filtered else "full"),
+        "mode": run.mode,
         "published": published,
         "state": str(run.config.state.resolve()) if run.config.state is not None else None,
         "started_at": run.started_at,
@@ -57,6 +57,7 @@ def build_manifest(
         "field_coverage": run.coverage.shares(),
         "output": describe_file(output, here),
         "rejects": describe_file(rejects, here),
+        "archive": _describe_archive(run, published, here),
         "removed": [vars(gone) for gone in run.removed] if published else [],
         "health": health.to_dict(),
     }
@@ -144,3 +145,15 @@ def summary(verdict: str, items: dict[str, int], seconds: float, output: str) ->
         f"{verdict}. {items['written']} written ({items['new']} new, {items['updated']} updated), "
         f"{items['unchanged']} unchanged, {items['invalid']} invalid, in {seconds:.1f} s. {output}"
     )
+
+
+def _describe_archive(run: RunOwner, published: bool, here: Path) -> dict[str, Any] | None:
+    """The run's WARC file: path (relative to the manifest), size, sha256, and its response count."""
+    if run.archive is None:
+        return None
+    path = run.archive.path if published else run.archive.part
+    described = describe_file(path, here)
+    if described is None:
+        return None
+    described.pop("lines")
+    return described | {"bytes": path.stat().st_size, "responses": run.archive.responses}

@@ -26,6 +26,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
+from ..archive import WarcFile
 from ..output import JsonLinesFile, OutputError, item_line
 from ..urls import SITE_HOST
 from . import jobdir
@@ -115,6 +116,18 @@ class RunOwner:
         return self.files.rejects if self.files is not None else None
 
     @property
+    def archive(self) -> WarcFile | None:
+        """The run's WARC file (CARNEGIE_ARCHIVE), for the archive middleware; published with the output."""
+        return self.files.archive if self.files is not None else None
+
+    @property
+    def mode(self) -> str:
+        """full, incremental, filtered, or the spider's own (`reextract`)."""
+        if (own := getattr(self.crawler.spidercls, "mode", None)) is not None:
+            return str(own)
+        return "incremental" if self.incremental else ("filtered" if self.filtered else "full")
+
+    @property
     def manifest_path(self) -> Path | None:
         return self.files.manifest if self.files is not None else None
 
@@ -138,7 +151,9 @@ class RunOwner:
             lock.describe(run_id=self.run_id)
         if config.state is not None:
             self._open_state(found.abandoned_run)
-        self.files = RunFiles(config, {"name": name, "time": self.time, "run_id": self.run_id}, identity["token"])
+        values = {"name": name, "time": self.time, "run_id": self.run_id}
+        fetches = getattr(self.crawler.spidercls, "fetches", True)
+        self.files = RunFiles(config, values, identity["token"], fetches=fetches)
         try:
             self.files.open(resume=self.resumed is not None)
         except OutputError as exc:
@@ -193,7 +208,7 @@ class RunOwner:
             if self.ledger is not None:
                 self.ledger.stage_item(item, emitted=True)
         except (OSError, StateError) as exc:
-            self._stop(exc)
+            self.stop(exc)
             return False
         self.coverage.add(ItemAdapter(item))
         self.recorded += 1
@@ -208,7 +223,7 @@ class RunOwner:
                 self.rejects.open(resume=self.resumed is not None)
             self.rejects.write(record)
         except (OSError, OutputError) as exc:
-            self._stop(exc)
+            self.stop(exc)
 
     def resumed_records(self) -> list[dict[str, Any]]:
         """`url` and `language` of the items a paused run already wrote: they are not written again."""
@@ -221,7 +236,7 @@ class RunOwner:
         if self.ledger is not None:
             self.ledger.forget_response(str(ItemAdapter(item).get("fetched_url")))
 
-    def _stop(self, exc: BaseException) -> None:
+    def stop(self, exc: BaseException) -> None:
         """A write failed (disk full, say): stop rather than carry on with a hole in the output."""
         self.failure = str(getattr(exc, "strerror", None) or exc)
         logger.error("Cannot record items any more: %s; stopping the crawl", self.failure)

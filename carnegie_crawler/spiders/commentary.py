@@ -17,6 +17,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from ..archive import provenance
 from ..extensions.workers import ExtractionWorkers
 from ..extraction import extract_with_report
 from ..items import Publication
@@ -96,6 +97,7 @@ class CommentarySpider(scrapy.Spider):
             stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
             if self.run is not None:
                 item.run_id = self.run.run_id  # lineage: every record names the run that wrote it
+                item.archive = provenance(self.run.archive, response.meta)  # type: ignore[assignment]
             yield item
         elif ledger is not None:
             ledger.forget_response(response.url)

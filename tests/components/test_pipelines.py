@@ -26,6 +26,7 @@ def make_crawler(tmp_path, with_run: bool = False, **settings):
         "CARNEGIE_REJECTS": str(tmp_path / "out" / "rejects" / "%(run_id)s.jsonl"),
         "CARNEGIE_STATE": str(tmp_path / "state.sqlite3"),
         "CARNEGIE_DATASET": "",  # the dataset has tests of its own
+        "CARNEGIE_ARCHIVE": str(tmp_path / "archive"),
     }
     if not with_run:
         base["EXTENSIONS"] = {}
@@ -276,5 +277,5 @@ def test_a_mirror_crawl_or_a_real_contact_is_not_flagged(tmp_path, caplog):
         crawler.spider = spider
         run = RunOwner.from_crawler(crawler)
         run.spider_opened()
-        run.output.close()
+        run._release()
     assert "placeholder contact" not in caplog.text

@@ -27,6 +27,7 @@ def crawl_settings(tmp_path, **overrides: Any) -> dict[str, Any]:
         CARNEGIE_REJECTS=str(tmp_path / "rejects.jsonl"),
         CARNEGIE_STATE=str(tmp_path / "state.sqlite3"),
         CARNEGIE_DATASET="",  # off unless a test is about it: runs in separate folders share no dataset
+        CARNEGIE_ARCHIVE=str(tmp_path / "archive"),
         FEEDS={str(tmp_path / "feed.jsonl"): {"format": "jsonlines"}},
         LOG_LEVEL="INFO",
     )

@@ -59,6 +59,7 @@ def crawl_args(
         "-s", f"CARNEGIE_OUTPUT={output or out / 'out.jsonl'}",
         "-s", f"CARNEGIE_REJECTS={rejects or out / 'rejects.jsonl'}",
         "-s", f"CARNEGIE_STATE={state or out / 'state.sqlite3'}", "-s", "CARNEGIE_DATASET=",  # tested on its own
+        "-s", f"CARNEGIE_ARCHIVE={out / 'archive'}",
         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS=1",
         *extra,
     ]  # fmt: skip

@@ -54,7 +54,7 @@ def test_corrupt_state_file_is_refused_before_any_request_and_kept(tmp_path):
     state.write_bytes(b"SQLite format 3\x00" + b"\x13" * 500)
     result = scrapy(
         "crawl", "commentary", "-s", f"CARNEGIE_STATE={state}", "-s", f"CARNEGIE_OUTPUT={tmp_path}/o.jsonl",
-        "-s", f"CARNEGIE_DATASET={tmp_path}/dataset",
+        "-s", f"CARNEGIE_DATASET={tmp_path}/dataset", "-s", f"CARNEGIE_ARCHIVE={tmp_path}/archive",
     )  # fmt: skip
     one_line_error(result, "is corrupt")
     assert state.read_bytes() == b"SQLite format 3\x00" + b"\x13" * 500

@@ -25,6 +25,7 @@ def crawl_args(server, tmp_path: Path, *extra: str) -> list[str]:
         "crawl", "commentary", "-a", f"start_urls={starts}",
         "-s", f"CARNEGIE_OUTPUT={tmp_path / 'out.jsonl'}", "-s", f"CARNEGIE_REJECTS={tmp_path / 'rejects.jsonl'}",
         "-s", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}", "-s", f"CARNEGIE_DATASET={tmp_path / 'dataset'}",
+        "-s", f"CARNEGIE_ARCHIVE={tmp_path / 'archive'}",
         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS=1", *extra,
     ]  # fmt: skip
 

@@ -96,7 +96,7 @@ def test_workers_and_in_process_extraction_give_the_same_items(site_server, tmp_
 
     def comparable(items):
         # Fetch time and run id differ between the two runs; everything read from the page must not.
-        blank = {"crawled_at": "", "run_id": ""}
+        blank = {"crawled_at": "", "run_id": "", "archive": None}
         return sorted((asdict(i) | blank for i in items), key=lambda d: (d["url"], d["language"]))
 
     assert comparable(in_workers) == comparable(in_process)

@@ -29,6 +29,7 @@ def settings(tmp_path: Path, **more: str) -> list[str]:
         "CARNEGIE_REJECTS": f"{tmp_path}/data/rejects/%(run_id)s.jsonl",
         "CARNEGIE_STATE": f"{tmp_path}/state.sqlite3",
         "CARNEGIE_DATASET": f"{tmp_path}/dataset",
+        "CARNEGIE_ARCHIVE": f"{tmp_path}/archive",
         "DOWNLOAD_DELAY": "0",
         "AUTOTHROTTLE_ENABLED": "False",
         **more,

@@ -74,7 +74,7 @@ def test_debugging_commands_leave_no_data_behind(site_server, tmp_path, command)
     settings = [
         "-s", f"CARNEGIE_OUTPUT={data / 'out.jsonl'}", "-s", f"CARNEGIE_REJECTS={data / 'rejects.jsonl'}",
         "-s", f"CARNEGIE_STATE={data / 'state.sqlite3'}", "-s", f"CARNEGIE_MANIFEST={data / 'm.json'}",
-        "-s", f"CARNEGIE_DATASET={data / 'dataset'}",
+        "-s", f"CARNEGIE_DATASET={data / 'dataset'}", "-s", f"CARNEGIE_ARCHIVE={data / 'archive'}",
     ]  # fmt: skip
     args = command(url)
     result = run([*args, *settings], timeout=60)

@@ -203,6 +203,7 @@ def test_scrapyd_runs_the_deployed_egg(egg, scrapyd, site_server, tmp_path):
         "CARNEGIE_REJECTS": run / "rejects.jsonl",
         "CARNEGIE_STATE": run / "state.sqlite3",
         "CARNEGIE_DATASET": run / "dataset",
+        "CARNEGIE_ARCHIVE": run / "archive",
         # Workers are opt-in; this deployment checks they start from the egg too. Slow enough
         # that the extraction worker is up before the last pages: it takes those.
         "CARNEGIE_EXTRACT_WORKERS": 1,

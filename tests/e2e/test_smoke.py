@@ -27,6 +27,7 @@ def test_scrapy_crawl_writes_the_dataset(site_server, tmp_path):
         "crawl", "commentary", "-a", f"start_urls={starts}", "-O", str(tmp_path / "feed.jsonl"),
         "-s", f"CARNEGIE_OUTPUT={out}", "-s", f"CARNEGIE_REJECTS={tmp_path / 'rejects.jsonl'}",
         "-s", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}", "-s", f"CARNEGIE_DATASET={tmp_path / 'dataset'}",
+        "-s", f"CARNEGIE_ARCHIVE={tmp_path / 'archive'}",
         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -68,7 +69,7 @@ def test_unwritable_output_is_one_line_and_exit_2(tmp_path):
 def test_scrapy_demo_twice_on_an_unchanged_site_reports_nothing_updated(tmp_path):
     """The demo serves the site on a new port each time; items name canonical URLs, so nothing changes."""
     paths = [f"CARNEGIE_OUTPUT={tmp_path / 'demo.jsonl'}", f"CARNEGIE_STATE={tmp_path / 'state.sqlite3'}"]
-    paths.append(f"CARNEGIE_DATASET={tmp_path / 'dataset'}")
+    paths += [f"CARNEGIE_DATASET={tmp_path / 'dataset'}", f"CARNEGIE_ARCHIVE={tmp_path / 'archive'}"]
     args = ["demo", *(arg for path in paths for arg in ("-s", path))]
     first, second = scrapy(*args), scrapy(*args)
     assert (first.returncode, second.returncode) == (0, 0), second.stderr[-2000:]

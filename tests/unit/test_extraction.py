@@ -14,7 +14,7 @@ from carnegie_crawler.schema import describe_errors, load_validator
 from tests.helpers import PAGES, as_written, fixture_cases, load_expected
 
 # Set per fetch, so a reconstructed page cannot know them in advance.
-UNCOMPARED = {"crawled_at", "content_hash", "schema_version", "crawl_status", "run_id"}
+UNCOMPARED = {"crawled_at", "content_hash", "schema_version", "crawl_status", "run_id", "archive"}
 # Text that never belongs to an article, whatever the page.
 ALWAYS_ABSENT = ("Link Copied", "does not take institutional positions", "Read Full Text", "Learn More")
 

@@ -1,0 +1,393 @@
+"""Read archived responses back: which ones to re-extract, and each as the Scrapy response the crawl had.
+
+A first pass indexes the response records of the chosen files (URL, WARC-Date, record id, file,
+offset, status: no body is kept), keeping the latest response of each URL; a second reads the
+chosen records one at a time, by offset. Memory grows with the number of URLs, not with the
+archive.
+
+`.part` files (a run that crashed, or ended unhealthy and so was not published) are read when
+named: whole records only, a torn last exchange is left out. A published file that cannot be
+read to its end is an `ArchiveError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from scrapy.http import Headers, Response
+from scrapy.responsetypes import responsetypes
+from scrapy.utils.gz import gunzip
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeadersParserException
+
+from .warc import ARCHIVE_SUFFIX
+
+logger = logging.getLogger(__name__)
+
+# What the crawl decodes (HttpCompressionMiddleware), decoded here the same way, by Scrapy's own functions.
+_DECODERS: dict[bytes, Callable[..., bytes]] = {b"gzip": gunzip, b"x-gzip": gunzip}
+try:  # Scrapy's helpers for the other encodings (private, but the ones its middleware calls)
+    from scrapy.utils._compression import _inflate, _unbrotli, _unzstd
+
+    _DECODERS |= {b"deflate": _inflate, b"br": _unbrotli, b"zstd": _unzstd}
+except ImportError:  # pragma: no cover - a future Scrapy that moved them: deflate at least
+    _DECODERS[b"deflate"] = lambda data, max_size=0: zlib.decompress(data)
+
+# Not a page's state: a server error, a rate limit, a timeout, or a 304 (its content is an earlier response).
+_TRANSIENT = frozenset({304, 408, 429})
+_READ_ERRORS = (ArchiveLoadFailed, StatusAndHeadersParserException, zlib.error, EOFError, ValueError, OSError)
+
+
+class ArchiveError(Exception):
+    """An archive file cannot be read; the message names it and says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedResponse:
+    """One response record, without its body: enough to choose it and to read it back."""
+
+    url: str  # WARC-Target-URI: the URL the response answered (after redirects, the final one)
+    date: datetime  # WARC-Date, UTC
+    record_id: str  # WARC-Record-ID
+    file: str  # the archive file's name (what an item's `archive.file` says)
+    path: Path
+    offset: int  # of the record's gzip member in the file
+    status: int
+    position: int = 0  # the file's place among the files read, oldest first
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"file": self.file, "record_id": self.record_id}
+
+
+@dataclass
+class Prefix:
+    """The whole records at the start of a WARC file."""
+
+    end: int = 0  # where the last whole exchange (or the warcinfo record) ends
+    records: int = 0
+    responses: int = 0
+    torn: str | None = None  # what was wrong past `end`, if anything
+
+
+@dataclass
+class Selection:
+    """What `choose` picked, and what it read to pick it."""
+
+    entries: list[ArchivedResponse]
+    files: list[Path]
+    responses: int = 0  # response records read
+    in_range: int = 0  # ...archived within since/until
+    torn: dict[Path, str] = field(default_factory=dict)  # part files read up to a torn tail
+
+
+def is_part(path: Path) -> bool:
+    return path.name.endswith(".part")
+
+
+def archive_files(directory: Path, include_parts: bool = False) -> list[Path]:
+    """The published archives in *directory* (and the part files of runs that did not publish, if asked)."""
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if p.name.endswith(ARCHIVE_SUFFIX) and p.is_file()]
+    if include_parts:
+        found += [p for p in directory.glob(f"*{ARCHIVE_SUFFIX}.*.part") if p.is_file()]
+    return sorted(found)
+
+
+def file_date(path: Path) -> datetime | None:
+    """The WARC-Date of the file's first record (its warcinfo: when the run started)."""
+    try:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                return _record_date(record)
+    except _READ_ERRORS:
+        return None
+    return None
+
+
+def in_order(paths: Iterable[Path]) -> list[Path]:
+    """*paths* oldest first (by their first record), the same file once."""
+    unique = {p.resolve(): p for p in paths}
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(unique.values(), key=lambda p: (file_date(p) or oldest, p.name))
+
+
+def parse_moment(value: str, end: bool = False) -> datetime:
+    """A `since`/`until` bound: YYYY-MM-DD (a whole UTC day: its start, or with *end* the next day's start)
+    or an ISO date and time (UTC unless it says otherwise). Raises ValueError."""
+    text = value.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        return start + timedelta(days=1) if end else start
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _record_date(record: Any) -> datetime:
+    text = record.rec_headers.get_header("WARC-Date") or ""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _member_complete(iterator: ArchiveIterator) -> bool:
+    """Did the record just read end its gzip member (a torn last member does not)?"""
+    reader = iterator.reader
+    decompressor = getattr(reader, "decompressor", None) if reader is not None else None
+    return decompressor is None or bool(getattr(decompressor, "eof", True))
+
+
+def _scan(fh: BinaryIO, path: Path, read_body: bool) -> Iterator[tuple[str, Any, int, int, bytes | None]]:
+    """(type, record, offset, length, raw body of a response if *read_body*) of each whole record; raises
+    `_TornError` at the first record that is not whole."""
+    iterator = ArchiveIterator(fh)
+    end, gzipped = fh.tell(), True
+    try:
+        while True:
+            try:
+                record = next(iterator)
+            except StopIteration:
+                break
+            except Exception as exc:  # warcio fails in several ways on a cut-short member
+                raise _TornError(f"{type(exc).__name__}: {exc}".strip()) from None
+            try:
+                kind = record.rec_type
+                body = record.raw_stream.read() if read_body and kind == "response" else None
+                offset, length = iterator.get_record_offset(), iterator.get_record_length()
+            except Exception as exc:
+                raise _TornError(f"{type(exc).__name__}: {exc}".strip()) from None
+            if kind is None or not _member_complete(iterator):
+                raise _TornError(f"the record at byte {offset} is cut short")
+            gzipped = getattr(iterator.reader, "decompressor", None) is not None
+            end = offset + length
+            yield kind, record, offset, length, body
+    finally:
+        iterator.close()
+    # warcio ends quietly at a last gzip member too short to hold a record's headers.
+    size = os.fstat(fh.fileno()).st_size
+    if gzipped and end < size:
+        raise _TornError(f"{size - end} byte(s) after the last whole record, at byte {end}")
+
+
+class _TornError(Exception):
+    pass
+
+
+def complete_prefix(path: Path) -> Prefix:
+    """How much of *path* is whole records, ending with a whole exchange (a request without its
+    response, the last record of a crashed run, is left out)."""
+    prefix = Prefix()
+    with open(path, "rb") as fh:
+        try:
+            for kind, _, offset, length, _ in _scan(fh, path, read_body=False):
+                if kind == "request":
+                    continue  # whole once its response is
+                prefix.end = offset + length
+                prefix.records += 2 if kind == "response" else 1
+                prefix.responses += kind == "response"
+        except _TornError as exc:
+            prefix.torn = str(exc)
+    if prefix.torn is None and prefix.end != path.stat().st_size:
+        prefix.torn = "a request record without its response at the end"
+    return prefix
+
+
+def iter_index(path: Path, position: int = 0, torn: dict[Path, str] | None = None) -> Iterator[ArchivedResponse]:
+    """The response records of *path*, without their bodies.
+
+    A part file's torn tail ends the iteration (and is noted in *torn*); in a published file it
+    is an `ArchiveError`, as is a file that is not a WARC file.
+    """
+    for _, record, offset, _, _ in _records(path, read_body=False, torn=torn):
+        entry = _entry(record, path, offset, position)
+        if entry is not None:
+            yield entry
+
+
+def iter_archived(paths: Sequence[Path]) -> Iterator[tuple[ArchivedResponse, Response]]:
+    """Every archived response of *paths* (in the order given), with the Scrapy response rebuilt from it."""
+    for position, path in enumerate(paths):
+        for _, record, offset, _, body in _records(path, read_body=True):
+            entry = _entry(record, path, offset, position)
+            if entry is not None:
+                assert body is not None
+                yield entry, _response_of(record, entry.url, body)
+
+
+def _records(path: Path, read_body: bool, torn: dict[Path, str] | None = None) -> Iterator[Any]:
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, also when the caller stops early
+    except OSError as exc:
+        raise ArchiveError(f"cannot read archive {path}: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            yield from _scan(fh, path, read_body)
+        except _TornError as exc:
+            if not is_part(path):
+                raise ArchiveError(f"archive {path} cannot be read to its end ({exc})") from None
+            logger.warning("Archive %s ends in a torn record (%s): reading the records before it", path, exc)
+            if torn is not None:
+                torn[path] = str(exc)
+
+
+def _entry(record: Any, path: Path, offset: int, position: int) -> ArchivedResponse | None:
+    if record.rec_type != "response" or record.http_headers is None:
+        return None
+    headers = record.rec_headers
+    try:
+        status = int(record.http_headers.get_statuscode())
+    except (TypeError, ValueError):
+        status = 0
+    return ArchivedResponse(
+        url=headers.get_header("WARC-Target-URI") or "",
+        date=_record_date(record),
+        record_id=headers.get_header("WARC-Record-ID") or "",
+        file=path.name,
+        path=path,
+        offset=offset,
+        status=status,
+        position=position,
+    )
+
+
+def is_transient(status: int) -> bool:
+    """A response that says nothing about the page: a server error, a rate limit, a timeout, a 304."""
+    return status >= 500 or status in _TRANSIENT or status == 0
+
+
+def latest_per_url(entries: Iterable[ArchivedResponse]) -> list[ArchivedResponse]:
+    """The latest response of each URL (by WARC-Date; then the later file, the later record), transient
+    answers left out: a 503 does not hide the page an earlier run got, while a 404 or a redirect does.
+
+    In processing order: the newest file first, and within a file the order of the crawl.
+    """
+    best: dict[str, ArchivedResponse] = {}
+    for entry in entries:
+        if is_transient(entry.status):
+            continue
+        current = best.get(entry.url)
+        if current is None or _rank(entry) >= _rank(current):
+            best[entry.url] = entry
+    return sorted(best.values(), key=lambda e: (-e.position, e.offset))
+
+
+def _rank(entry: ArchivedResponse) -> tuple[datetime, int, int]:
+    return entry.date, entry.position, entry.offset
+
+
+def choose(paths: Iterable[Path], since: datetime | None = None, until: datetime | None = None) -> Selection:
+    """The latest response of each URL among the responses of *paths* archived in [since, until)."""
+    files = in_order(paths)
+    selection = Selection(entries=[], files=files)
+
+    def in_range() -> Iterator[ArchivedResponse]:
+        for position, path in enumerate(files):
+            for entry in iter_index(path, position, selection.torn):
+                selection.responses += 1
+                if (since is None or entry.date >= since) and (until is None or entry.date < until):
+                    selection.in_range += 1
+                    yield entry
+
+    selection.entries = latest_per_url(in_range())
+    return selection
+
+
+class ArchiveReader:
+    """Reads chosen records back by offset, keeping each file open until `close`."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, BinaryIO] = {}
+
+    def __enter__(self) -> ArchiveReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read(self, entry: ArchivedResponse) -> Response:
+        """The Scrapy response the crawl had for *entry*: status, headers, the body decoded as Scrapy decodes."""
+        fh = self._files.get(entry.path)
+        if fh is None:
+            try:
+                fh = self._files[entry.path] = open(entry.path, "rb")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise ArchiveError(f"cannot read archive {entry.path}: {exc.strerror or exc}") from None
+        fh.seek(entry.offset)
+        iterator = ArchiveIterator(fh)
+        try:
+            record = next(iterator)
+            if record.rec_headers.get_header("WARC-Record-ID") != entry.record_id:
+                raise ArchiveError(f"archive {entry.path} has no record {entry.record_id} at byte {entry.offset}")
+            body = record.raw_stream.read()
+            return _response_of(record, entry.url, body)
+        except _READ_ERRORS as exc:
+            raise ArchiveError(f"archive {entry.path}: cannot read the record at byte {entry.offset} ({exc})") from None
+        finally:
+            iterator.close()
+
+    def close(self) -> None:
+        files, self._files = self._files, {}
+        for fh in files.values():
+            fh.close()
+
+
+def read_response(entry: ArchivedResponse) -> Response:
+    with ArchiveReader() as reader:
+        return reader.read(entry)
+
+
+def _response_of(record: Any, url: str, body: bytes) -> Response:
+    http = record.http_headers
+    try:
+        status = int(http.get_statuscode())
+    except (TypeError, ValueError):
+        status = 0
+    truncated = bool(record.rec_headers.get_header("WARC-Truncated"))
+    return rebuild_response(url, status, http.headers, body, truncated=truncated)
+
+
+def rebuild_response(
+    url: str, status: int, headers: Iterable[tuple[str, str]], body: bytes, *, truncated: bool = False
+) -> Response:
+    """The response Scrapy hands the spider for this status, these headers and this body as received.
+
+    As HttpCompressionMiddleware does: the body is decoded per Content-Encoding (what cannot be
+    decoded stays, and stays named in the header), then the response class is chosen from the
+    headers, the URL and the decoded body, and the text encoding found afresh.
+    """
+    scrapy_headers = Headers()
+    for name, value in headers:
+        scrapy_headers.appendlist(name, _header_bytes(value))
+    encodings = scrapy_headers.getlist("Content-Encoding")
+    if encodings:
+        body, kept = _decode(body, encodings)
+        if kept:
+            scrapy_headers["Content-Encoding"] = kept
+        else:
+            del scrapy_headers["Content-Encoding"]
+    cls = responsetypes.from_args(headers=scrapy_headers, url=url, body=body)
+    return cls(url=url, status=status, headers=scrapy_headers, body=body, flags=["dataloss"] if truncated else None)
+
+
+def _header_bytes(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _decode(body: bytes, content_encoding: list[bytes]) -> tuple[bytes, list[bytes]]:
+    """Scrapy's order: the encodings are undone from the last one applied, up to the first it cannot undo."""
+    to_keep = [e.strip().lower() for value in content_encoding for e in value.split(b",")]
+    while to_keep and to_keep[-1] in _DECODERS:
+        body = _DECODERS[to_keep.pop()](body, max_size=0)
+    return body, to_keep

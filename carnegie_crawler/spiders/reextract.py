@@ -1,0 +1,309 @@
+"""The `reextract` spider: today's extraction over archived pages, without a single request.
+
+It reads the WARC files a crawl archived (`carnegie_crawler.archive`), takes the latest
+response of each URL (or those of chosen files, or of a date range), and extracts every
+publication page the way the crawl did (same response, same extractor, so the same item),
+yielding the items straight from `start()`. They go through every pipeline, so the run is a
+run like any other: JSON Lines, rejects, manifest, `crawl_status` against the state.
+
+Extraction is CPU-bound: a pool of worker processes (`archive.extract.BatchPool`: the standard
+library's, "spawn", as the crawl's extraction workers) takes the pages in small batches, reading
+them from the archive itself, one process per core by default; `workers=1` extracts in this
+process. At most two batches per worker are in flight, and items leave in the archive's order
+(so a duplicate is dropped as the crawl dropped it). A page that fails to extract is counted
+(`carnegie/reextract/failed`) and logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing
+from dataclasses import dataclass, fields
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import CloseSpider
+from scrapy.settings import BaseSettings
+
+from ..archive.extract import BatchPool, Extracted, Failed, Outcome, Skipped
+from ..archive.reader import ArchivedResponse, ArchiveError, Selection, archive_files, choose, parse_moment
+from ..archive.warc import ARCHIVE_SUFFIX
+from ..items import Publication
+from ..run.owner import RunOwner, owner_of
+from ..urls import is_publication_url
+from .arguments import SpiderArgumentError
+
+DEFAULT_ARCHIVE = "data/archive"
+NAMES = ("archives", "since", "until", "workers")
+BATCH_SIZE = 32  # pages a worker takes at a time (archive/extract.py says why)
+BATCHES_PER_WORKER = 2  # in a worker's hands at once: one busy, the next waiting
+_HAS_ARCHIVE_FIELD = "archive" in {f.name for f in fields(Publication)}
+
+
+@dataclass(frozen=True)
+class ReextractArguments:
+    """What the user asked for; `given` keeps the raw values for the run manifest."""
+
+    archives: tuple[str, ...] | None  # None: every published archive in CARNEGIE_ARCHIVE
+    since: datetime | None
+    until: datetime | None  # exclusive: `until=2026-05-01` keeps all of May 1
+    workers: int
+    given: dict[str, str]
+    # What the run's owner asks of a spider's arguments.
+    incremental: bool = False  # every document is written, with its crawl_status
+    start_pages: tuple[str, ...] = ()
+
+    @property
+    def filtered(self) -> bool:
+        """A date range may match nothing: then an empty output is healthy."""
+        return self.since is not None or self.until is not None
+
+
+def parse_arguments(given: dict[str, Any]) -> ReextractArguments:
+    """Check every argument; raises SpiderArgumentError with a one-line reason."""
+    # scrapyd passes arguments of its own, all named with a leading underscore (`_job`, `_version`).
+    unknown = sorted(name for name in set(given) - set(NAMES) if not name.startswith("_"))
+    if unknown:
+        raise SpiderArgumentError(f"unknown spider argument {unknown[0]!r} (known: {', '.join(NAMES)})")
+    values = {k: (v if v is None else str(v)) for k, v in given.items()}
+    archives = None
+    if (named := values.get("archives")) is not None:
+        archives = tuple(a.strip() for a in named.split(",") if a.strip())
+        if not archives:
+            raise SpiderArgumentError("archives is empty: give archive files, or leave the argument out")
+    since = _moment("since", values.get("since"), end=False)
+    until = _moment("until", values.get("until"), end=True)
+    if since is not None and until is not None and since >= until:
+        raise SpiderArgumentError(f"since ({values['since']}) must come before until ({values['until']})")
+    return ReextractArguments(
+        archives, since, until, _workers(values.get("workers")), {k: v for k, v in values.items() if v is not None}
+    )
+
+
+def _moment(name: str, value: str | None, end: bool) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_moment(value, end=end)
+    except ValueError:
+        raise SpiderArgumentError(
+            f"{name} must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM:SSZ), not {value!r}"
+        ) from None
+
+
+def _workers(value: str | None) -> int:
+    if value is None or not value.strip():
+        return os.cpu_count() or 1
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise SpiderArgumentError(f"workers must be a whole number of processes, at least 1, not {value!r}")
+    return workers
+
+
+def archive_directory(settings: BaseSettings) -> Path | None:
+    value = settings.get("CARNEGIE_ARCHIVE", DEFAULT_ARCHIVE)
+    return Path(value) if value else None
+
+
+def resolve_archives(arguments: ReextractArguments, settings: BaseSettings) -> list[Path]:
+    """The archive files to read: those named (a bare name is looked up in CARNEGIE_ARCHIVE; a directory
+    gives its published archives), else every published archive in CARNEGIE_ARCHIVE. Raises
+    SpiderArgumentError when there is none, or a named one does not exist."""
+    directory = archive_directory(settings)
+    if arguments.archives is None:
+        if directory is None:
+            raise SpiderArgumentError("no archives: CARNEGIE_ARCHIVE is empty; name the files with -a archives=...")
+        found = archive_files(directory)
+        if not found:
+            raise SpiderArgumentError(f"no archive (*{ARCHIVE_SUFFIX}) in {directory}")
+        return found
+    paths: list[Path] = []
+    for name in arguments.archives:
+        path = Path(name)
+        if not path.exists() and directory is not None and path.parent == Path("."):
+            path = directory / name
+        if path.is_dir():
+            paths += archive_files(path)
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise SpiderArgumentError(f"archive not found: {name}")
+    if not paths:
+        raise SpiderArgumentError(f"no archive (*{ARCHIVE_SUFFIX}) in {', '.join(arguments.archives)}")
+    return paths
+
+
+class ReextractSpider(scrapy.Spider):
+    name = "reextract"
+    # The run manifest's mode; the run's owner keeps no archive for a spider that fetches nothing.
+    mode = "reextract"
+    fetches = False
+    # The crawl's extraction workers would only sit idle: this spider runs its own pool.
+    custom_settings: dict[Any, Any] | None = {"CARNEGIE_EXTRACT_WORKERS": 0}  # noqa: RUF012 - Scrapy reads it
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Not passed on: scrapy.Spider would set every argument as an attribute, typos included.
+        super().__init__()
+        self.arguments = parse_arguments(kwargs)
+        self.pool: BatchPool | None = None
+
+    @staticmethod
+    def check_arguments(**given: Any) -> ReextractArguments:
+        """Validate the spider arguments; raises SpiderArgumentError with a one-line reason."""
+        return parse_arguments(given)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ReextractSpider:
+        spider: ReextractSpider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
+        return spider
+
+    @cached_property
+    def run(self) -> RunOwner | None:
+        return owner_of(self.crawler)
+
+    async def start(self) -> AsyncIterator[Any]:
+        stats = self.crawler.stats
+        assert stats is not None
+        # One process: extract here. More: a pool of that many worker processes (this one runs the pipelines).
+        self.pool = BatchPool(self.arguments.workers if self.arguments.workers > 1 else 0)
+        self.pool.start()
+        try:
+            paths = resolve_archives(self.arguments, self.settings)
+            # In a thread: the reactor keeps turning (log stats, signals) while the index is read.
+            selection: Selection = await asyncio.to_thread(choose, paths, self.arguments.since, self.arguments.until)
+        except (SpiderArgumentError, ArchiveError) as exc:
+            self.logger.error("%s", exc)
+            await self._close_pool()
+            raise CloseSpider("archive_error") from None
+        stats.set_value("carnegie/reextract/archives", len(selection.files))
+        # The run's health asks for a fetched start page: here, an archive read.
+        stats.set_value("carnegie/start_pages/fetched", len(selection.files))
+        stats.set_value("carnegie/reextract/responses", selection.responses)
+        stats.set_value("carnegie/reextract/chosen", len(selection.entries))
+        if selection.torn:
+            stats.set_value("carnegie/reextract/torn_archives", len(selection.torn))
+        self.logger.info(
+            "Re-extracting from %d archive(s): %d response(s), %d in range, the latest of %d URL(s); %s",
+            len(selection.files), selection.responses, selection.in_range, len(selection.entries),
+            f"{self.arguments.workers} processes" if self.arguments.workers > 1 else "in this process",
+        )  # fmt: skip
+        pending: deque[tuple[list[ArchivedResponse], asyncio.Future[list[Outcome]]]] = deque()
+        try:
+            async with aclosing(self._extracted(selection.entries, pending)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            for _, task in pending:  # the spider closed early: what is left is not waited for
+                task.cancel()
+            await self._close_pool()
+
+    async def _extracted(
+        self, entries: list[ArchivedResponse], pending: deque[tuple[list[ArchivedResponse], asyncio.Future[Any]]]
+    ) -> AsyncGenerator[Publication, None]:
+        """The items of *entries*, in their order: BATCHES_PER_WORKER batches in each worker's hands at most,
+        so memory stays flat; whatever batch a worker finishes first, items leave in the archive's order."""
+        pool = self.pool
+        assert pool is not None
+        limit = max(1, pool.size) * BATCHES_PER_WORKER
+        for batch in self._batches(entries):
+            pending.append((batch, asyncio.ensure_future(pool.extract(batch))))
+            while len(pending) >= limit:
+                for item in await self._finish(*pending.popleft()):
+                    yield item
+        while pending:
+            for item in await self._finish(*pending.popleft()):
+                yield item
+
+    def _batches(self, entries: list[ArchivedResponse]) -> Iterator[list[ArchivedResponse]]:
+        batch: list[ArchivedResponse] = []
+        for entry in entries:
+            if self._wanted(entry):
+                batch.append(entry)
+                if len(batch) == BATCH_SIZE:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    def _wanted(self, entry: ArchivedResponse) -> bool:
+        """A publication page's successful response; anything else is counted and left."""
+        stats = self.crawler.stats
+        assert stats is not None
+        if not 200 <= entry.status < 300:  # the URL's latest answer is a redirect, a 404...
+            stats.inc_value("carnegie/reextract/skipped/not_ok")
+            return False
+        if not is_publication_url(entry.url):
+            stats.inc_value("carnegie/reextract/skipped/not_publication")
+            return False
+        return True
+
+    async def _finish(self, batch: list[ArchivedResponse], task: asyncio.Future[list[Outcome]]) -> list[Publication]:
+        """The batch's items, stamped as the crawl stamps them; a page that failed is counted and logged."""
+        stats = self.crawler.stats
+        assert stats is not None
+        try:
+            outcomes = await task
+        except Exception as exc:  # the whole batch (a result that would not cross back, say)
+            outcomes = [Failed(f"{type(exc).__name__}: {exc}")] * len(batch)
+        items = []
+        for entry, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Failed):
+                self._failed(entry, outcome.error)
+            elif isinstance(outcome, Skipped):
+                stats.inc_value(f"carnegie/reextract/skipped/{outcome.reason}")
+            else:
+                items.append(self._stamped(entry, outcome))
+        return items
+
+    def _stamped(self, entry: ArchivedResponse, page: Extracted) -> Publication:
+        stats = self.crawler.stats
+        assert stats is not None
+        item = page.item
+        stats.inc_value("carnegie/reextract/pages")
+        if page.truncated:
+            stats.inc_value("carnegie/pages/truncated")
+            self.logger.warning("Truncated response from %s: extracting what arrived", entry.url)
+        for key in page.wrong_typed:  # logged by the extractor, once per page
+            stats.inc_value(f"carnegie/extraction/wrong_typed/{key}")
+        stats.inc_value(f"carnegie/items/type/{item.content_type or 'unknown'}")
+        run = self.run
+        if run is not None:
+            item.run_id = run.run_id  # lineage: every record names the run that wrote it
+            if run.ledger is not None:  # the validators the next incremental crawl sends
+                run.ledger.remember_response(entry.url, page.etag, page.last_modified, [])
+        if _HAS_ARCHIVE_FIELD:
+            item.archive = entry.provenance  # type: ignore[assignment]  # a plain dict for the TypedDict
+        return item
+
+    def _failed(self, entry: ArchivedResponse, error: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("carnegie/reextract/failed")
+        self.logger.warning(
+            "Re-extraction of %s failed (%s, record %s): %s", entry.url, entry.file, entry.record_id, error
+        )
+
+    async def _close_pool(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        await pool.close()
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.set_value("carnegie/extraction/in_workers", pool.in_workers)
+            stats.set_value("carnegie/extraction/in_process", pool.in_process)
+            if pool.crashes:
+                stats.set_value("carnegie/extraction/worker_crashes", pool.crashes)
+
+    async def spider_closed(self) -> None:
+        await self._close_pool()

@@ -1,0 +1,196 @@
+"""Reading archives back: the latest response of each URL, by file and date, rebuilt as the crawl had it."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.http import Headers, TextResponse
+from scrapy.responsetypes import responsetypes
+from scrapy.utils.test import get_crawler
+
+from carnegie_crawler.archive import reader
+from carnegie_crawler.archive import warc as warc_module
+from carnegie_crawler.archive.reader import ArchiveError, ArchiveReader, choose, in_order, parse_moment
+from tests.unit.test_archive_warc import exchange, write_archive
+
+BASE = "http://127.0.0.1:8000/posts/2020/01"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Set the WARC-Dates the next records get: `clock("2026-01-01T00:00:00", ...)`, one per record written
+    (the warcinfo record, then one per exchange)."""
+
+    def set_dates(*moments: str) -> None:
+        dates: Iterator[str] = iter(f"{m}.000000Z" for m in moments)
+        monkeypatch.setattr(warc_module, "warc_date", lambda moment=None: next(dates))
+
+    return set_dates
+
+
+def page(name: str, version: str = "v1") -> bytes:
+    return f"<html><body><h1>{name}</h1><p>{version}</p></body></html>".encode()
+
+
+@pytest.fixture
+def two_runs(tmp_path, clock) -> tuple[Path, Path]:
+    """January's run saw four pages; February's saw one changed, one 503, one gone (404), one 304."""
+    january, february = tmp_path / "commentary-jan.warc.gz", tmp_path / "commentary-feb.warc.gz"
+    clock(*(f"2026-01-01T00:00:0{i}" for i in range(5)))
+    write_archive(january, [exchange(f"{BASE}/p{i}", page(f"p{i}")) for i in range(1, 5)])
+    clock(*(f"2026-02-01T00:00:0{i}" for i in range(5)))
+    write_archive(
+        february,
+        [
+            exchange(f"{BASE}/p1", page("p1", "v2")),
+            exchange(f"{BASE}/p2", b"busy", 503, {"Content-Type": "text/plain"}),
+            exchange(f"{BASE}/p3", b"<h1>Not found</h1>", 404),
+            exchange(f"{BASE}/p4", b"", 304, {"ETag": '"x"'}),
+        ],
+    )
+    return january, february
+
+
+def test_the_latest_response_of_each_url_wins(two_runs):
+    january, february = two_runs
+    chosen = choose([february, january]).entries
+    got = [(e.url.rsplit("/", 1)[1], e.file, e.status) for e in chosen]
+    # The newest file first, in its own order; then what only the older file has.
+    assert got == [
+        ("p1", february.name, 200),  # changed: February's
+        ("p3", february.name, 404),  # gone: the 404 hides January's page
+        ("p2", january.name, 200),  # a 503 says nothing of the page: January's stays
+        ("p4", january.name, 200),  # a 304 has no content: January's stays
+    ]
+    with ArchiveReader() as archive:
+        assert b"v2" in archive.read(chosen[0]).body
+        assert b"v1" in archive.read(chosen[2]).body
+
+
+def test_since_and_until_choose_by_archive_date(two_runs):
+    january, february = two_runs
+    files = [january, february]
+    later = choose(files, since=parse_moment("2026-01-15")).entries
+    assert [(e.url.rsplit("/", 1)[1], e.status) for e in later] == [("p1", 200), ("p3", 404)]
+    earlier = choose(files, until=parse_moment("2026-01-31", end=True))
+    assert [e.file for e in earlier.entries] == [january.name] * 4
+    assert (earlier.responses, earlier.in_range) == (8, 4)
+    day = choose(files, since=parse_moment("2026-02-01"), until=parse_moment("2026-02-01", end=True))
+    assert {e.file for e in day.entries} == {february.name}
+    assert choose(files, since=parse_moment("2027-01-01")).entries == []
+
+
+def test_files_are_read_oldest_first_whatever_the_order_given(two_runs):
+    january, february = two_runs
+    assert in_order([february, january, february]) == [january, february]
+
+
+def test_moments_are_whole_utc_days_or_iso_times():
+    assert parse_moment("2026-03-01") == datetime(2026, 3, 1, tzinfo=UTC)
+    assert parse_moment("2026-03-01", end=True) == datetime(2026, 3, 2, tzinfo=UTC)
+    assert parse_moment("2026-03-01T10:30:00Z") == datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    assert parse_moment("2026-03-01T10:30:00") == datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match="Invalid"):
+        parse_moment("March")
+
+
+def compressed(body: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(body)
+    if encoding == "deflate":
+        return zlib.compress(body)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"}, page("p", "Café")),
+        ({"Content-Type": "text/html", "Content-Encoding": "deflate"}, page("p", "Café")),
+        ({"Content-Type": "text/html"}, b'<html><head><meta charset="windows-1251"></head><p>\xcf\xf0\xe8</p></html>'),
+        ({}, b"<!DOCTYPE html><html><body>no content type</body></html>"),
+        ({"Content-Type": "text/html", "Content-Encoding": "identity-ish"}, page("p")),
+        ({"Content-Type": "application/pdf"}, b"%PDF-1.4 ..."),
+    ],
+)
+def test_a_rebuilt_response_is_the_one_the_crawl_had(tmp_path, headers, body):
+    """The same class, body, headers and text encoding as HttpCompressionMiddleware hands the spider."""
+    url = f"{BASE}/page?lang=en"
+    encoding = headers.get("Content-Encoding", "")
+    # As the download handler builds it, then as the middleware hands it on.
+    raw_body = compressed(body, encoding)
+    raw_class = responsetypes.from_args(headers=Headers(headers), url=url, body=raw_body)
+    raw = raw_class(url=url, status=200, headers=headers, body=raw_body)
+    # Archived first, as the archive middleware (950) sees it before HttpCompressionMiddleware (590),
+    # which edits the headers in place.
+    write_archive(tmp_path / "run.warc.gz", [(Request(url), raw)])
+    crawler = get_crawler(Spider)
+    expected = HttpCompressionMiddleware.from_crawler(crawler).process_response(Request(url), raw)
+
+    [(entry, rebuilt)] = list(reader.iter_archived([tmp_path / "run.warc.gz"]))
+    assert entry.url == url
+    assert entry.status == 200
+    assert type(rebuilt) is type(expected)
+    assert rebuilt.body == expected.body
+    assert rebuilt.headers.to_unicode_dict() == expected.headers.to_unicode_dict()
+    if isinstance(expected, TextResponse):
+        assert isinstance(rebuilt, TextResponse)
+        assert rebuilt.encoding == expected.encoding
+        assert rebuilt.text == expected.text
+
+
+def test_a_published_archive_that_ends_torn_is_an_error_a_part_file_is_read_up_to_it(tmp_path, caplog):
+    path = tmp_path / "run.warc.gz"
+    _archive, ids = write_archive(path, [exchange(f"{BASE}/p{i}") for i in range(3)])
+    torn = path.read_bytes()[:-25]
+    published = tmp_path / "torn.warc.gz"
+    published.write_bytes(torn)
+    with pytest.raises(ArchiveError, match=r"torn\.warc\.gz cannot be read to its end"):
+        choose([published])
+    part = tmp_path / "crashed.warc.gz.abcdef.part"
+    part.write_bytes(torn)
+    with caplog.at_level(logging.WARNING):
+        selection = choose([part])
+    assert [e.record_id for e in selection.entries] == ids[:2]
+    assert part in selection.torn
+    assert "ends in a torn record" in caplog.text
+    assert reader.complete_prefix(part).responses == 2
+
+
+def test_a_file_that_is_not_an_archive_is_an_error(tmp_path):
+    path = tmp_path / "notes.warc.gz"
+    path.write_bytes(gzip.compress(b"just some text\n"))
+    with pytest.raises(ArchiveError, match=r"notes\.warc\.gz"):
+        choose([path])
+    with pytest.raises(ArchiveError, match="cannot read archive"):
+        choose([tmp_path / "missing.warc.gz"])
+
+
+def test_a_record_is_read_back_only_from_its_own_offset(tmp_path):
+    path = tmp_path / "run.warc.gz"
+    write_archive(path, [exchange(f"{BASE}/p{i}") for i in range(2)])
+    first, second = choose([path]).entries
+    wrong = reader.ArchivedResponse(**{**{f: getattr(first, f) for f in first.__slots__}, "offset": second.offset})
+    with ArchiveReader() as archive, pytest.raises(ArchiveError, match="has no record"):
+        archive.read(wrong)
+
+
+def test_the_archive_directory_lists_published_files_and_parts_only_when_asked(tmp_path):
+    write_archive(tmp_path / "a.warc.gz", [exchange(f"{BASE}/a")])
+    write_archive(tmp_path / "b.warc.gz", [exchange(f"{BASE}/b")], publish=False)  # b.warc.gz.part
+    (tmp_path / "c.warc.gz.0a1b2c.part").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in reader.archive_files(tmp_path)] == ["a.warc.gz"]
+    assert [p.name for p in reader.archive_files(tmp_path, include_parts=True)] == [
+        "a.warc.gz",
+        "c.warc.gz.0a1b2c.part",
+    ]
+    assert reader.archive_files(tmp_path / "nowhere") == []
