@@ -3,7 +3,7 @@
 `extract_batch` runs in a worker process of the re-extraction pool (or, with one process, in the
 run's own): it reads each record from the archive itself (so only a file name and an offset
 cross to the worker, never a body), rebuilds the response as the crawl had it, and extracts it
-with `workers.extract_page`, the crawl's own worker entry. Pages go in batches because a page
+with `process_pool.extract_page`, the crawl's own worker entry. Pages go in batches because a page
 takes ~3 ms to extract: handing them over one by one, the round trips through the pool (and the
 crawl process's GIL, busy with the pipelines) would cost as much as the extraction.
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from scrapy.http import Response, TextResponse
 
-from .. import workers
+from .. import process_pool
 from ..items import Publication
-from ..workers import MAX_CRASHES, LogLine, extract_page
+from ..process_pool import MAX_CRASHES, LogLine, extract_page
 from .reader import ArchivedResponse, ArchiveReader
 
 logger = logging.getLogger(__name__)
@@ -84,11 +84,11 @@ def _header(response: Response, name: bytes) -> str | None:
 
 
 def _start_worker() -> None:
-    """As the crawl's extraction workers start (`workers._start_worker`), at the crawl's priority: here the
+    """As the crawl's extraction workers start (`process_pool._start_worker`), at the crawl's priority: here the
     workers do the run's work, rather than lend a hand to a process that keeps requests in flight."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group; the run stops its workers
-    logging.getLogger().addHandler(workers._recorder)
-    threading.Thread(target=workers._exit_with_the_crawl, name="exit-with-the-run", daemon=True).start()
+    logging.getLogger().addHandler(process_pool._recorder)
+    threading.Thread(target=process_pool._exit_with_the_crawl, name="exit-with-the-run", daemon=True).start()
 
 
 class BatchPool:
@@ -111,14 +111,14 @@ class BatchPool:
         if self.size <= 0 or self.executor is not None or self.crashes >= MAX_CRASHES:
             return
         try:
-            executor = ProcessPoolExecutor(self.size, mp_context=workers._SPAWN, initializer=_start_worker)
+            executor = ProcessPoolExecutor(self.size, mp_context=process_pool._SPAWN, initializer=_start_worker)
         except OSError as exc:  # no processes to be had
             logger.warning("Could not start re-extraction workers (%s): extracting in this process", exc)
             return
         self._executors.append(executor)
         self.executor = executor
         for _ in range(self.size):  # start every worker now: they import while the archive's index is read
-            executor.submit(workers._ready)
+            executor.submit(process_pool._ready)
 
     async def extract(self, entries: Sequence[ArchivedResponse]) -> list[Outcome]:
         executor = self.executor

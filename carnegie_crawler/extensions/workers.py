@@ -11,7 +11,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.reactor import is_asyncio_reactor_installed
 
 from ..items import Publication
-from ..workers import WorkerPool
+from ..process_pool import WorkerPool
 
 logger = logging.getLogger(__name__)
 

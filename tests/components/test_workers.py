@@ -23,8 +23,8 @@ from scrapy.utils.test import get_crawler
 
 from carnegie_crawler.extensions.workers import ExtractionWorkers
 from carnegie_crawler.extraction import extract_with_report
+from carnegie_crawler.process_pool import MAX_CRASHES, WorkerPool, extract_page
 from carnegie_crawler.spiders.commentary import CommentarySpider
-from carnegie_crawler.workers import MAX_CRASHES, WorkerPool, extract_page
 from tests.helpers import PAGES, fixture_cases, load_expected, project_settings
 
 VOLATILE = {"crawled_at"}
@@ -252,7 +252,7 @@ def test_a_closed_pool_extracts_in_this_process():
 
 KILLED_CRAWL = """
 import asyncio, os, signal
-from carnegie_crawler.workers import WorkerPool
+from carnegie_crawler.process_pool import WorkerPool
 
 async def main():
     pool = WorkerPool(2)
