@@ -361,7 +361,8 @@ def bench_pipelines(records: list[dict[str, Any]], work: Path) -> tuple[float, d
 
     from carnegie_crawler import settings as project
     from carnegie_crawler.items import Publication
-    from carnegie_crawler.run.owner import EXIT_OK, RunOwner
+    from carnegie_crawler.run.outcome import EXIT_OK
+    from carnegie_crawler.run.owner import RunOwner
     from carnegie_crawler.spiders.commentary import CommentarySpider
 
     items = run_of([Publication(**record) for record in records], PIPELINE_RUN)

@@ -18,7 +18,7 @@ from scrapy.commands import BaseRunSpiderCommand
 from scrapy.exceptions import UsageError
 
 from ..run.cli import fail, preflight, run_crawler
-from ..run.owner import EXIT_BAD_INPUT, RunStartError
+from ..run.outcome import EXIT_BAD_INPUT, RunStartError
 from ..spiders.arguments import SpiderArgumentError
 from ..spiders.reextract import ReextractSpider, parse_arguments, resolve_archives
 

@@ -17,32 +17,27 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
-from scrapy import Spider, signals
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
 from ..archive import WarcFile
-from ..output import JsonLinesFile, OutputError, item_line
+from ..output import OutputError, item_line
 from ..urls import SITE_HOST
 from . import jobdir
 from .config import ConfigError, RunConfig
+from .ending import RunEnding
 from .files import RunFiles
-from .health import Coverage, Health, verdict
+from .health import Coverage
 from .ledger import Ledger
 from .lock import LockHeldError, RunLock, acquire
-from .manifest import build_manifest, counts, summary, write_json
 from .outcome import (
     EXIT_BAD_INPUT,
-    EXIT_DATASET,
-    EXIT_FAILED,
     EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_PAUSED,
     RunStartError,
     new_identity,
 )
@@ -51,7 +46,7 @@ from .store import Removal, StateError, StateStore
 logger = logging.getLogger("carnegie_crawler.run")
 
 
-class RunOwner:
+class RunOwner(RunEnding):
     def __init__(self, crawler: Crawler, config: RunConfig) -> None:
         self.crawler = crawler
         self.config = config
@@ -108,14 +103,6 @@ class RunOwner:
         return bool(getattr(self.arguments, "filtered", False))
 
     @property
-    def output(self) -> JsonLinesFile | None:
-        return self.files.output if self.files is not None else None
-
-    @property
-    def rejects(self) -> JsonLinesFile | None:
-        return self.files.rejects if self.files is not None else None
-
-    @property
     def archive(self) -> WarcFile | None:
         """The run's WARC file (CARNEGIE_ARCHIVE), for the archive middleware; published with the output."""
         return self.files.archive if self.files is not None else None
@@ -126,10 +113,6 @@ class RunOwner:
         if (own := getattr(self.crawler.spidercls, "mode", None)) is not None:
             return str(own)
         return "incremental" if self.incremental else ("filtered" if self.filtered else "full")
-
-    @property
-    def manifest_path(self) -> Path | None:
-        return self.files.manifest if self.files is not None else None
 
     # -- start --------------------------------------------------------------------
     def _start(self, name: str) -> None:
@@ -246,167 +229,6 @@ class RunOwner:
         stats.set_value("carnegie/output/error", self.failure)
         deferred_from_coro(self.crawler.engine.close_spider_async(reason="output_error"))
 
-    # -- end ------------------------------------------------------------------------
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        try:
-            self._finish(reason)
-        except Exception as exc:  # whatever broke, the run gets a verdict and says what is committed
-            self._finishing_failed(exc)
-        finally:
-            self._release(started=True)
-
-    def engine_stopped(self) -> None:
-        if self.exit_code is None:  # the spider never closed: the crawl failed to start
-            self._release(started=False)
-
-    def _finish(self, reason: str) -> None:
-        stats = self.crawler.stats
-        assert stats is not None
-        assert self.files is not None
-        self.files.close()
-        if reason == "shutdown" and self.config.jobdir is not None:
-            self._pause(stats.get_stats())
-            return
-        health = verdict(
-            reason, stats.get_stats(), self.coverage, self.config,
-            written=self.written, incremental=self.incremental, filtered=self.filtered,
-        )  # fmt: skip
-        stats.set_value("carnegie/health/ok", health.ok)
-        stats.set_value("carnegie/health/reasons", health.reasons)
-        if health.ok:
-            self._publish(reason, health)
-        else:
-            self._keep_unpublished(reason, health)
-        if self.config.jobdir is not None:
-            try:
-                jobdir.reset(self.config.jobdir)  # the job is over: the next run starts afresh
-            except OSError as exc:  # the run's verdict stands; only the next run's start is affected
-                logger.error("Could not clear JOBDIR %s: %s", self.config.jobdir, exc.strerror or exc)
-
-    @property
-    def written(self) -> int:
-        return self.output.lines if self.output is not None else self.recorded
-
-    def _publish(self, reason: str, health: Health) -> None:
-        assert self.files is not None
-        try:
-            self.files.publish()
-            if self.store is not None:
-                self.removed = self.store.find_removals(self.run_id)
-            self._write_manifest(reason, health, published=True)
-            if self.store is not None:
-                count = self.store.commit_run(
-                    self.run_id, self.started_at, self._output_name(), self.written, removed=self.removed
-                )
-                self._set_stat("carnegie/state/documents_committed", count)
-                logger.info("Committed %d document(s) to state %s", count, self.store.path)
-            self.committed = True
-        except Exception:
-            self._undo(reason, health)
-            raise
-        self.files.settle()
-        if self.removed:
-            logger.info("%d document(s) removed from the site: listed in the manifest", len(self.removed))
-        where = f"Output: {self.output.path}" if self.output is not None else "No output file (CARNEGIE_OUTPUT empty)"
-        if (problem := self._update_dataset()) is None:
-            self.exit_code = EXIT_OK
-            self.summary = summary("Run finished: healthy", self._items(), self._seconds(), where)
-        else:
-            self.exit_code = EXIT_DATASET
-            verdict_text = f"Run finished: healthy, published and committed, but the dataset is behind ({problem})"
-            self.summary = summary(verdict_text, self._items(), self._seconds(), f"{where}. Run `scrapy dataset`.")
-
-    def _update_dataset(self) -> str | None:
-        """Fold this run, and any published run the dataset has missed, into CARNEGIE_DATASET.
-
-        The run is already published and committed: a failure here leaves the dataset one or
-        more runs behind, which `scrapy dataset` catches up. None when done or off.
-        """
-        # Imported here: pyarrow takes a noticeable part of a second to load, and only this step needs it.
-        from ..dataset import DatasetError, discover_runs, update_dataset
-        from ..dataset.config import DatasetConfig
-
-        try:
-            config = DatasetConfig.from_settings(self.crawler.settings)
-        except DatasetError as exc:  # no state or no output file: there is nothing to fold
-            logger.info("Dataset not updated: %s", exc)
-            return None
-        if config is None:
-            return None
-        try:
-            runs = discover_runs(config.manifest_dirs, config.state, config.pattern)
-            logger.info("%s", update_dataset(config.directory, runs).line())
-        except (DatasetError, OSError) as exc:
-            logger.error("Dataset %s not updated: %s", config.directory, exc)
-            return str(exc)
-        return None
-
-    def _keep_unpublished(self, reason: str, health: Health) -> None:
-        self.exit_code = EXIT_FAILED
-        if self.store is not None:
-            try:
-                self.store.drop_run(self.run_id)
-            except StateError as exc:  # the next run drops them at its start
-                logger.error("%s", exc)
-        manifest = "manifest written"
-        try:
-            self._write_manifest(reason, health, published=False)
-        except Exception as exc:
-            manifest = f"manifest not written ({exc})"
-        kept = f"kept in {self.output.part}" if self.output is not None else "no output file"
-        verdict_text = "Run failed: " + "; ".join(health.reasons)
-        self.summary = summary(verdict_text, self._items(), self._seconds(), f"Not published ({kept}); {manifest}.")
-
-    def _undo(self, reason: str, health: Health) -> None:
-        """Take back what an end sequence that failed before its commit had published."""
-        assert self.files is not None
-        self.files.unpublish()
-        self.removed = []
-        if self.manifest_written:
-            try:
-                self._write_manifest(reason, health, published=False)
-            except Exception:
-                if self.manifest_path is not None:
-                    self.manifest_path.unlink(missing_ok=True)
-                self.manifest_written = False
-
-    def _finishing_failed(self, exc: Exception) -> None:
-        """The end of the run broke: one line saying exactly what took effect."""
-        self.exit_code = EXIT_FAILED
-        logger.debug("End of run failed", exc_info=exc)
-        published = [str(f.path) for f in self.files.published] if self.files is not None else []
-        kept = [str(f.part) for f in (self.output, self.rejects) if f is not None and f.part.exists()]
-        state = "state committed" if self.committed else "state not committed"
-        parts = [f"published: {', '.join(published)}" if published else "nothing published"]
-        parts += [f"lines kept in {', '.join(kept)}"] if kept else []
-        parts += [state, "manifest written" if self.manifest_written else "no manifest"]
-        what = f"Run failed: the end of the run broke ({type(exc).__name__}: {exc})"
-        self.summary = summary(what, self._items(), self._seconds(), "; ".join(parts).capitalize() + ".")
-
-    def _pause(self, stats: dict[str, Any]) -> None:
-        if self.store is not None:
-            self.store.pause_run(self.run_id)
-        kept = {k: v for k, v in stats.items() if k.startswith("carnegie/") and isinstance(v, int)}
-        marker = {"run_id": self.run_id, "time": self.time, "started_at": self.started_at}
-        marker |= {"token": self._token(), "status": "paused", "pid": os.getpid(), "counters": kept}
-        assert self.config.jobdir is not None
-        jobdir.write_marker(self.config.jobdir, marker)
-        self.exit_code = EXIT_PAUSED
-        where = f"Lines so far in {self.output.part}" if self.output is not None else "No output file"
-        self.summary = summary(
-            "Run paused: run again with the same JOBDIR to resume", self._items(), self._seconds(), where
-        )
-
-    def _write_manifest(self, reason: str, health: Health, published: bool) -> None:
-        if self.manifest_path is None:
-            return
-        stats = self.crawler.stats
-        assert stats is not None
-        manifest = build_manifest(self, reason, health, published, stats.get_stats())
-        write_json(self.manifest_path, manifest)
-        self.manifest_written = True
-        self._set_stat("carnegie/manifest/path", str(self.manifest_path))
-
     def _release(self, started: bool = True) -> None:
         """Close the state and the files and let go of the locks, whatever happened before."""
         if self.files is not None:
@@ -422,25 +244,6 @@ class RunOwner:
             self.store = None
         while self.locks:
             self.locks.pop().release()
-
-    # -- small helpers ------------------------------------------------------------------
-    def _items(self) -> dict[str, int]:
-        stats = self.crawler.stats.get_stats() if self.crawler.stats is not None else {}
-        items: dict[str, int] = counts(stats, self.written)["items"]
-        return items
-
-    def _seconds(self) -> float:
-        return time.monotonic() - self.clock
-
-    def _output_name(self) -> str:
-        return str(self.output.path) if self.output is not None else ""
-
-    def _token(self) -> str:
-        return self.run_id.rsplit("-", 1)[-1]
-
-    def _set_stat(self, key: str, value: Any) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.set_value(key, value)
 
 
 def owner_of(crawler: Crawler) -> RunOwner | None:

@@ -17,7 +17,8 @@ from carnegie_crawler.archive import WarcFile
 from carnegie_crawler.devserver import SiteServer
 from carnegie_crawler.extraction import page as page_module
 from carnegie_crawler.run.files import part_path
-from carnegie_crawler.run.owner import EXIT_OK, RunOwner, owner_of
+from carnegie_crawler.run.outcome import EXIT_OK
+from carnegie_crawler.run.owner import RunOwner, owner_of
 from carnegie_crawler.spiders.reextract import ReextractSpider
 from tests.e2e.crawling import EXPECTED, crawl_settings, run_crawl, start_urls
 from tests.helpers import SITE
