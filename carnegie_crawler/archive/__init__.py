@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
-from .warc import ARCHIVE_SUFFIX, RECORD_META, WarcFile, provenance
+from .reader import ARCHIVE_SUFFIX
+from .warc import RECORD_META, WarcFile, provenance
 
 __all__ = ["ARCHIVE_SUFFIX", "RECORD_META", "WarcFile", "provenance"]

@@ -28,7 +28,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
-from .warc import ARCHIVE_SUFFIX
+ARCHIVE_SUFFIX = ".warc.gz"  # a run's archive file: <run id>.warc.gz
+
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-ARCHIVE_SUFFIX = ".warc.gz"
+from .reader import complete_prefix
+
 # The request.meta key under which the middleware leaves the response record's WARC-Record-ID.
 RECORD_META = "carnegie_archive_record"
 WARC_VERSION = "1.1"  # WARC/1.1: dates to the microsecond, so "the latest response" is well defined
@@ -117,8 +118,6 @@ class WarcFile:
         """
         self.part.parent.mkdir(parents=True, exist_ok=True)
         if resume and self.part.exists():
-            from .reader import complete_prefix  # the reader imports this module
-
             prefix = complete_prefix(self.part)
             self._fh = open(self.part, "r+b", buffering=0)  # noqa: SIM115 - closed in close()
             os.ftruncate(self._fh.fileno(), prefix.end)

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
@@ -26,8 +26,8 @@ from .outcome import EXIT_DATASET, EXIT_FAILED, EXIT_OK, EXIT_PAUSED
 from .store import Removal, StateError, StateStore
 
 if TYPE_CHECKING:
+    from ..archive import WarcFile
     from ..output import JsonLinesFile
-    from .owner import RunOwner
 
 logger = logging.getLogger("carnegie_crawler.run")
 
@@ -48,6 +48,7 @@ class RunEnding:
     removed: list[Removal]
     committed: bool
     manifest_written: bool
+    previous_run: str | None
 
     @property
     def output(self) -> JsonLinesFile | None:
@@ -67,6 +68,19 @@ class RunEnding:
 
     @property
     def filtered(self) -> bool:
+        raise NotImplementedError
+
+    # The owner's, for the manifest (manifest.RunFacts).
+    @property
+    def arguments(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def mode(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def archive(self) -> WarcFile | None:
         raise NotImplementedError
 
     def _release(self, started: bool = True) -> None:
@@ -227,7 +241,7 @@ class RunEnding:
             return
         stats = self.crawler.stats
         assert stats is not None
-        manifest = build_manifest(cast("RunOwner", self), reason, health, published, stats.get_stats())
+        manifest = build_manifest(self, reason, health, published, stats.get_stats())
         write_json(self.manifest_path, manifest)
         self.manifest_written = True
         self._set_stat("carnegie/manifest/path", str(self.manifest_path))

@@ -10,14 +10,50 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..items import SCHEMA_VERSION
 from ..schema import default_schema_path
 from .health import Health
 
 if TYPE_CHECKING:
-    from .owner import RunOwner
+    from scrapy.crawler import Crawler
+
+    from ..archive import WarcFile
+    from ..output import JsonLinesFile
+    from .config import RunConfig
+    from .files import RunFiles
+    from .health import Coverage
+    from .store import Removal
+
+
+class RunFacts(Protocol):
+    """What a manifest is built from: the run's owner, as the end of the run sees it."""
+
+    crawler: Crawler
+    config: RunConfig
+    files: RunFiles | None
+    coverage: Coverage
+    removed: list[Removal]
+    run_id: str
+    started_at: str
+    previous_run: str | None
+
+    @property
+    def arguments(self) -> Any: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def archive(self) -> WarcFile | None: ...
+    @property
+    def output(self) -> JsonLinesFile | None: ...
+    @property
+    def rejects(self) -> JsonLinesFile | None: ...
+    @property
+    def manifest_path(self) -> Path | None: ...
+    @property
+    def written(self) -> int: ...
+
 
 # Settings that shape what a run emits, recorded so a reader can tell two runs' outputs apart.
 _RECORDED_SETTINGS = (
@@ -28,7 +64,7 @@ _RECORDED_SETTINGS = (
 
 
 def build_manifest(
-    run: RunOwner, reason: str, health: Health, published: bool, stats: dict[str, Any]
+    run: RunFacts, reason: str, health: Health, published: bool, stats: dict[str, Any]
 ) -> dict[str, Any]:
     """Everything a consumer needs to trust (or not) one run's output, with paths relative to the manifest."""
     assert run.manifest_path is not None
@@ -147,7 +183,7 @@ def summary(verdict: str, items: dict[str, int], seconds: float, output: str) ->
     )
 
 
-def _describe_archive(run: RunOwner, published: bool, here: Path) -> dict[str, Any] | None:
+def _describe_archive(run: RunFacts, published: bool, here: Path) -> dict[str, Any] | None:
     """The run's WARC file: path (relative to the manifest), size, sha256, and its response count."""
     if run.archive is None:
         return None

@@ -33,8 +33,15 @@ from scrapy.exceptions import CloseSpider
 from scrapy.settings import BaseSettings
 
 from ..archive.extract import BatchPool, Extracted, Failed, Outcome, Skipped
-from ..archive.reader import ArchivedResponse, ArchiveError, Selection, archive_files, choose, parse_moment
-from ..archive.warc import ARCHIVE_SUFFIX
+from ..archive.reader import (
+    ARCHIVE_SUFFIX,
+    ArchivedResponse,
+    ArchiveError,
+    Selection,
+    archive_files,
+    choose,
+    parse_moment,
+)
 from ..items import Publication
 from ..run.owner import RunOwner, owner_of
 from ..urls import is_publication_url
