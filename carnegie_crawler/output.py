@@ -21,57 +21,24 @@ class OutputError(Exception):
     """An output file cannot be written; the message names the path and the reason."""
 
 
-class JsonLinesFile:
-    """Lines go to *part* (unique per run), and the file moves to *path* when published.
+class PartFile:
+    """A file one run writes as `<path>.<token>.part`, then publishes at *path* (or undoes that).
 
-    A line is either whole in the part file or absent: a short write (a full disk)
-    is retried for the rest, and a failed one is cut back off, so `lines` always
-    equals the whole lines in the file.
+    The run's owner publishes its output, rejects and archive together (run/files.py), so they share this.
     """
 
     def __init__(self, path: Path, part: Path | None = None) -> None:
         self.path = path
         self.part = part or path.with_name(path.name + ".part")
-        self.lines = 0
         self._fh: Any = None
         self._previous: Path | None = None
-
-    def open(self, resume: bool = False) -> None:
-        """Start the part file; with *resume*, append to the one a paused run left."""
-        try:
-            self.part.parent.mkdir(parents=True, exist_ok=True)
-            if resume and self.part.exists():
-                self.lines = _complete_lines(self.part)
-                self._fh = open(self.part, "ab", buffering=0)  # noqa: SIM115 - closed in close()
-            else:
-                self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - never another run's file
-        except OSError as exc:
-            raise OutputError(f"cannot open {self.part}: {exc.strerror or exc}") from None
 
     @property
     def is_open(self) -> bool:
         return self._fh is not None
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Append *record* as one line."""
-        self.write_line(encode_line(record))
-
-    def write_line(self, line: bytes) -> None:
-        """Append one encoded line (`item_line`, `encode_line`) whole, or raise OSError and leave none of it."""
-        fd = self._fh.fileno()
-        start = os.lseek(fd, 0, os.SEEK_END)
-        view = memoryview(line)
-        try:
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-        except OSError:
-            os.ftruncate(fd, start)  # cut the torn line; the lines before it stay
-            raise
-        self.lines += 1
-
     def close(self) -> None:
-        """Stop writing and make the lines durable, leaving the part file where it is."""
+        """Stop writing and make what was written durable, leaving the part file where it is."""
         if self._fh is not None:
             try:
                 os.fsync(self._fh.fileno())
@@ -103,6 +70,49 @@ class JsonLinesFile:
         if self._previous is not None:
             self._previous.unlink(missing_ok=True)
             self._previous = None
+
+
+class JsonLinesFile(PartFile):
+    """Lines go to *part* (unique per run), and the file moves to *path* when published.
+
+    A line is either whole in the part file or absent: a short write (a full disk)
+    is retried for the rest, and a failed one is cut back off, so `lines` always
+    equals the whole lines in the file.
+    """
+
+    def __init__(self, path: Path, part: Path | None = None) -> None:
+        super().__init__(path, part)
+        self.lines = 0
+
+    def open(self, resume: bool = False) -> None:
+        """Start the part file; with *resume*, append to the one a paused run left."""
+        try:
+            self.part.parent.mkdir(parents=True, exist_ok=True)
+            if resume and self.part.exists():
+                self.lines = _complete_lines(self.part)
+                self._fh = open(self.part, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+            else:
+                self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - never another run's file
+        except OSError as exc:
+            raise OutputError(f"cannot open {self.part}: {exc.strerror or exc}") from None
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append *record* as one line."""
+        self.write_line(encode_line(record))
+
+    def write_line(self, line: bytes) -> None:
+        """Append one encoded line (`item_line`, `encode_line`) whole, or raise OSError and leave none of it."""
+        fd = self._fh.fileno()
+        start = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(line)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError:
+            os.ftruncate(fd, start)  # cut the torn line; the lines before it stay
+            raise
+        self.lines += 1
 
 
 def encode_line(record: dict[str, Any]) -> bytes:

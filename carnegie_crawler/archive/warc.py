@@ -36,6 +36,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from ..output import PartFile
 from .reader import complete_prefix
 
 # The request.meta key under which the middleware leaves the response record's WARC-Record-ID.
@@ -71,7 +72,7 @@ def gzip_member(data: bytes, level: int = COMPRESS_LEVEL) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-class WarcFile:
+class WarcFile(PartFile):
     """A run's WARC file: exchanges go to *part* (unique per run), and the file moves to *path* when published.
 
     *warcinfo* names the run (its `run_id`, say); `software` (carnegie-crawler and its version)
@@ -85,8 +86,7 @@ class WarcFile:
         warcinfo: Mapping[str, str] | None = None,
         compress_level: int = COMPRESS_LEVEL,
     ) -> None:
-        self.path = path
-        self.part = part or path.with_name(path.name + ".part")
+        super().__init__(path, part)
         self.warcinfo: dict[str, str] = {
             "software": software(),
             "format": "WARC File Format 1.1",
@@ -96,8 +96,6 @@ class WarcFile:
         self.records = 0  # WARC records in the part file: warcinfo, then a request and a response per exchange
         self.responses = 0
         self.size = 0  # bytes in the part file
-        self._fh: Any = None
-        self._previous: Path | None = None
         self._buffer = BytesIO()
         self._writer = WARCWriter(self._buffer, gzip=False, warc_version=WARC_VERSION)
 
@@ -105,10 +103,6 @@ class WarcFile:
     def name(self) -> str:
         """The published file's name: what an item's `archive.file` says (relative to the archive directory)."""
         return self.path.name
-
-    @property
-    def is_open(self) -> bool:
-        return self._fh is not None
 
     def open(self, resume: bool = False) -> None:
         """Create the part file (never another run's: mode "xb") and write the warcinfo record.
@@ -191,45 +185,11 @@ class WarcFile:
         self.records += len(records)
         self.size = start + len(data)
 
-    def close(self) -> None:
-        """Stop writing and make the records durable, leaving the part file where it is."""
-        if self._fh is not None:
-            try:
-                os.fsync(self._fh.fileno())
-            finally:
-                self._fh.close()
-                self._fh = None
-
     def discard_unused(self) -> None:
         """A run that never got to crawl: close, and remove the part file if it holds no exchange."""
         self.close()
         if self.responses == 0 and self.part.exists():
             self.part.unlink()
-
-    def publish(self) -> Path:
-        """Move the closed part file to its final path, durably; a file already there is kept aside until
-        `forget_previous`, so `unpublish` can put it back."""
-        self.close()
-        if self.path.exists():
-            self._previous = self.part.with_name(self.part.name + ".previous")
-            os.link(self.path, self._previous)
-        os.replace(self.part, self.path)
-        _fsync_dir(self.path.parent)
-        return self.path
-
-    def unpublish(self) -> None:
-        """Undo `publish` when a later step of the run's end fails: the part file and any previous file return."""
-        if self.path.exists() and not self.part.exists():
-            os.replace(self.path, self.part)
-        if self._previous is not None:
-            os.replace(self._previous, self.path)
-            self._previous = None
-        _fsync_dir(self.path.parent)
-
-    def forget_previous(self) -> None:
-        if self._previous is not None:
-            self._previous.unlink(missing_ok=True)
-            self._previous = None
 
 
 def provenance(archive: WarcFile | None, meta: Mapping[str, Any]) -> dict[str, str] | None:
@@ -274,15 +234,3 @@ def _request_head(request: Request, uri: str) -> StatusAndHeaders:
     if parts.netloc and not any(name.lower() == "host" for name, _ in headers):
         headers.insert(0, ("Host", parts.netloc))
     return StatusAndHeaders(f"{request.method} {target} HTTP/1.1", headers, is_http_request=True)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
