@@ -175,8 +175,10 @@ class RunEnding:
         try:
             runs = discover_runs(config.manifest_dirs, config.state, config.pattern)
             logger.info("%s", update_dataset(config.directory, runs).line())
-        except (DatasetError, OSError) as exc:
-            logger.error("Dataset %s not updated: %s", config.directory, exc)
+        except Exception as exc:  # any failure: the run's own output and state stay true (exit 5)
+            logger.error(
+                "Dataset %s not updated: %s", config.directory, exc, exc_info=not isinstance(exc, DatasetError)
+            )
             return str(exc)
         return None
 

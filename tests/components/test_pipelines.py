@@ -279,3 +279,24 @@ def test_a_mirror_crawl_or_a_real_contact_is_not_flagged(tmp_path, caplog):
         run.spider_opened()
         run._release()
     assert "placeholder contact" not in caplog.text
+
+
+@pytest.mark.parametrize("error", [RuntimeError("pyarrow broke"), OSError(28, "No space left on device")])
+def test_a_failing_dataset_update_leaves_the_run_published_and_committed_and_exits_5(tmp_path, monkeypatch, error):
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("carnegie_crawler.dataset.update_dataset", broken)
+    with open_run(tmp_path, CARNEGIE_DATASET=str(tmp_path / "dataset")) as (crawler, run):
+        run.write(publication())
+        finish(crawler, run)
+    assert run.exit_code == 5, run.summary
+    assert "published and committed, but the dataset is behind" in run.summary
+    [final] = (tmp_path / "out").glob("*.jsonl")
+    assert json.loads(final.read_text())["url"] == publication().url
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (1,)
+    manifest = json.loads((tmp_path / "out" / f"{run.run_id}.manifest.json").read_text())
+    assert manifest["published"] is True
