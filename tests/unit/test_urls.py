@@ -1,8 +1,10 @@
+from urllib.parse import urljoin
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carnegie_crawler.urls import fold_path, is_publication_url, normalize_url, request_url, without_param
+from carnegie_crawler.urls import _normalize, fold_path, is_publication_url, normalize_url, request_url, without_param
 
 SITE = "https://carnegieendowment.org"
 
@@ -183,3 +185,33 @@ def test_any_link_gives_none_or_a_normal_http_url(link, base):
         requested = request_url(normalized)
         assert requested is not None
         assert request_url(requested) == requested
+
+
+@settings(max_examples=2000, derandomize=True, deadline=None)
+@given(
+    link=st.lists(
+        st.sampled_from(["/", ".", "..", "?", "#", "=", "&", "lang=en", "a", "%20", ":", "//", "http://", "HTTPS://",
+                         "x.org", "é", " ", "utm_x=1", "WWW.", "CarnegieEndowment.org", ":80", "@", "[", "center=1"]),
+        max_size=10,
+    ).map("".join),
+    base=st.sampled_from(BASES),
+)  # fmt: skip
+def test_a_link_normalises_as_if_joined_to_its_whole_page_url(link, base):
+    # The cache keys a path-absolute link on the page's origin, not the page: same answer.
+    try:
+        joined = urljoin(base, link.strip())
+    except ValueError:
+        assert normalize_url(link, base) is None
+        return
+    assert normalize_url(link, base) == normalize_url(joined)
+
+
+def test_the_same_card_on_two_pages_is_normalised_once():
+    card = "/posts/2031/01/a-card-seen-twice?lang=en"
+    first = normalize_url(card, "https://carnegieendowment.org/posts/2031/01/one?lang=en")
+    hits = _normalize.cache_info().hits
+    second = normalize_url(card, "https://carnegieendowment.org/middle-east/diwan/2031/01/two?lang=ar")
+    assert first == second == "https://carnegieendowment.org/posts/2031/01/a-card-seen-twice?lang=en"
+    assert _normalize.cache_info().hits == hits + 1
+    on_mirror = normalize_url(card, "http://127.0.0.1:8123/posts/2031/01/one?lang=en")
+    assert on_mirror == "http://127.0.0.1:8123/posts/2031/01/a-card-seen-twice?lang=en"
