@@ -8,12 +8,13 @@ off (DOWNLOAD_DELAY=0, AutoThrottle off) and extraction in the crawl's own proce
 (CARNEGIE_EXTRACT_WORKERS=0, the default):
 
 1. the full crawl: `scrapy crawl commentary`, every pipeline, the run owner and state;
-2. the plain spider (`plain_spider.py`): selectors the usual way, a dict item per page,
-   the same card links followed, a JSON Lines feed export;
+2. the plain spider (`plain_spider.py`): selectors the usual way, a dict item per page with
+   the record's fields, the same card links followed, a JSON Lines feed export;
 3. the ceiling (`ceiling_spider.py`): Scrapy alone, links read with a regex, no item;
    the plain spider and the ceiling run with the project's engine settings (CONCURRENT_ITEMS,
-   cookies and consoles off), and the plain spider once more with Scrapy's defaults, for
-   reference; the four take turns (the order rotating), --turns runs each; each target is the
+   cookies and consoles off); and the full crawl once more without the archive and the dataset
+   update (CARNEGIE_ARCHIVE and CARNEGIE_DATASET empty), for what those two cost; the four
+   take turns (the order rotating), --turns runs each; each target is the
    median over the turns of the full crawl against the plain spider of the same turn:
    wall-clock rate (pages over the process's wall time) and CPU per page (the crawl
    process's user + sys time, from os.wait4 through `peak.py`, over pages fetched);
@@ -64,8 +65,8 @@ TARGETS = {
     "rerun_requests": 0.05,  # share of the first run's requests, at most
     "rss_growth": 1.5,  # peak RSS at 5×N / at N, at most
 }
-# "plain-defaults": the plain spider with Scrapy's own engine settings, for reference (see bare_settings).
-CONTENDERS = ("full", "plain", "ceiling", "plain-defaults")
+# "lean": the full crawl without the archive and the dataset update, for what those two cost.
+CONTENDERS = ("full", "plain", "ceiling", "lean")
 
 
 def log(message: str) -> None:
@@ -227,19 +228,32 @@ def start_urls(base: str, starts: list[str]) -> str:
 
 
 def full_crawl(
-    base: str, starts: list[str], work: Path, name: str, server_pid: int, concurrency: int, *extra: str
+    base: str,
+    starts: list[str],
+    work: Path,
+    name: str,
+    server_pid: int,
+    concurrency: int,
+    *extra: str,
+    overrides: dict[str, str] | None = None,
 ) -> Crawl:
     """`scrapy crawl commentary` in the project directory: the project's settings, politeness off."""
     work.mkdir(parents=True, exist_ok=True)
     output = work / f"{name}.jsonl"
-    settings = politeness_off(concurrency) | {
-        "CARNEGIE_EXTRACT_WORKERS": "0",  # the default, said out loud: extraction in the crawl's process
-        "CARNEGIE_OUTPUT": str(output),
-        "CARNEGIE_REJECTS": str(work / f"{name}.rejects.jsonl"),
-        "CARNEGIE_STATE": str(work / "state.sqlite3"),
-        # A healthy run folds its output into the dataset, as by default, but here, not in data/.
-        "CARNEGIE_DATASET": str(work / "dataset"),
-    }
+    settings = (
+        politeness_off(concurrency)
+        | {
+            "CARNEGIE_EXTRACT_WORKERS": "0",  # the default, said out loud: extraction in the crawl's process
+            "CARNEGIE_OUTPUT": str(output),
+            "CARNEGIE_REJECTS": str(work / f"{name}.rejects.jsonl"),
+            "CARNEGIE_STATE": str(work / "state.sqlite3"),
+            # A healthy run folds its output into the dataset and archives every response, as by
+            # default, but here, not in data/.
+            "CARNEGIE_DATASET": str(work / "dataset"),
+            "CARNEGIE_ARCHIVE": str(work / "archive"),
+        }
+        | (overrides or {})
+    )
     args = ["crawl", "commentary", "-a", f"start_urls={start_urls(base, starts)}", *extra]
     return run_crawl(args, settings, REPO, work / f"{name}.log", server_pid, output)
 
@@ -262,23 +276,13 @@ def bare_settings(concurrency: int) -> dict[str, str]:
     }
 
 
-def plain_crawl(
-    base: str, starts: list[str], work: Path, server_pid: int, concurrency: int, scrapy_defaults: bool = False
-) -> Crawl:
-    """The plain spider, with a JSON Lines feed export, from a directory without scrapy.cfg.
-
-    With *scrapy_defaults*, only politeness, concurrency and the feed's encoding are set, as a
-    spider someone wrote from `scrapy startproject` would run (CONCURRENT_ITEMS 100, cookies,
-    telnet console on).
-    """
+def plain_crawl(base: str, starts: list[str], work: Path, server_pid: int, concurrency: int) -> Crawl:
+    """The plain spider, with a JSON Lines feed export, from a directory without scrapy.cfg."""
     work.mkdir(parents=True, exist_ok=True)
     output = work / "plain.jsonl"
     args = ["runspider", str(BENCH / "plain_spider.py"), "-a", f"start_urls={start_urls(base, starts)}"]
     args += ["-O", f"{output}:jsonlines"]
-    settings = politeness_off(concurrency) | {"FEED_EXPORT_ENCODING": "utf-8"}
-    if not scrapy_defaults:
-        settings = bare_settings(concurrency)
-    return run_crawl(args, settings, work, work / "plain.log", server_pid, output)
+    return run_crawl(args, bare_settings(concurrency), work, work / "plain.log", server_pid, output)
 
 
 def ceiling_crawl(base: str, starts: list[str], work: Path, server_pid: int, concurrency: int) -> Crawl:
@@ -291,9 +295,12 @@ def ceiling_crawl(base: str, starts: list[str], work: Path, server_pid: int, con
 def contender(name: str, base: str, starts: list[str], work: Path, server_pid: int, concurrency: int) -> Crawl:
     if name == "full":
         return full_crawl(base, starts, work, "first", server_pid, concurrency)
+    if name == "lean":
+        lean = {"CARNEGIE_ARCHIVE": "", "CARNEGIE_DATASET": ""}
+        return full_crawl(base, starts, work / "lean", "lean", server_pid, concurrency, overrides=lean)
     if name == "ceiling":
         return ceiling_crawl(base, starts, work, server_pid, concurrency)
-    return plain_crawl(base, starts, work, server_pid, concurrency, scrapy_defaults=name == "plain-defaults")
+    return plain_crawl(base, starts, work, server_pid, concurrency)
 
 
 # -- what the crawls wrote, and the pipelines alone, in this process ---------------
@@ -322,12 +329,6 @@ def fill_shares(records: list[dict[str, Any]]) -> dict[str, float]:
         "related": lambda r: bool(r["related"]["recent_work"] or r["related"]["more_work"]),
     }
     return {name: sum(1 for r in records if check(r)) / len(records) for name, check in checks.items()}
-
-
-def plain_shares(records: list[dict[str, Any]]) -> dict[str, float]:
-    """The plain spider's items: share with each of its fields filled (press releases have no author)."""
-    names = ("title", "published_date", "authors", "body")
-    return {name: sum(1 for r in records if r.get(name)) / len(records) for name in names}
 
 
 PIPELINE_RUN = 2000  # items per pipeline run: a crawl's size, so the end of the run weighs as in a crawl
@@ -518,7 +519,7 @@ def measure(n: int, args: argparse.Namespace, tmp: Path, notes: list[str]) -> li
         log("re-run: incremental, with the first full crawl's state file, unchanged mirror")
         rerun = full_crawl(base, m.start_paths, tmp / "full-0", "rerun", server_pid, c, "-a", "incremental=true")
         log(f"  {rerun.requests} requests, {rerun.items} items")
-    fulls, plains, ceilings, defaults = runs["full"], runs["plain"], runs["ceiling"], runs["plain-defaults"]
+    fulls, plains, ceilings, leans = runs["full"], runs["plain"], runs["ceiling"], runs["lean"]
     first = fulls[0]  # the run the re-run refers to (its state file)
 
     for name, crawls in runs.items():
@@ -553,19 +554,20 @@ def measure(n: int, args: argparse.Namespace, tmp: Path, notes: list[str]) -> li
     ceiling_wall, _ = median_ratio(fulls, ceilings, "rate")
     ceiling_cpu, _ = median_ratio(fulls, ceilings, "cpu_ms_per_page")
     rows.append(("full / ceiling", f"wall-clock rate {ceiling_wall:.2f}×, CPU per page {ceiling_cpu:.2f}×", "", None))
-    defaults_wall, _ = median_ratio(fulls, defaults, "rate")
-    defaults_cpu, _ = median_ratio(fulls, defaults, "cpu_ms_per_page")
-    figure = f"wall-clock rate {defaults_wall:.2f}×, CPU per page {defaults_cpu:.2f}×"
-    figure += f" (its CPU {statistics.median(crawl.cpu_ms_per_page for crawl in defaults):.2f} ms a page)"
-    rows.append(("full / plain, Scrapy defaults", figure, "", None))
+    lean_wall, _ = median_ratio(leans, plains, "rate")
+    lean_cpu, _ = median_ratio(leans, plains, "cpu_ms_per_page")
+    figure = f"wall-clock rate {lean_wall:.2f}×, CPU per page {lean_cpu:.2f}×"
+    figure += f" (its CPU {statistics.median(crawl.cpu_ms_per_page for crawl in leans):.2f} ms a page)"
+    rows.append(("no archive, no dataset / plain", figure, "", None))
 
     records = read_lines(first.output)
     shares = fill_shares(records)
     missing = {k: v for k, v in shares.items() if v < 1.0}
     filled = "all fields on every page" if not missing else ", ".join(f"{k} {v:.0%}" for k, v in missing.items())
     rows.append(("fields filled, full crawl", filled, "all", not missing))
-    plain = plain_shares(read_lines(plains[0].output))
-    rows.append(("  plain spider", ", ".join(f"{k} {v:.0%}" for k, v in plain.items()), "", None))
+    plain = {k: v for k, v in fill_shares(read_lines(plains[0].output)).items() if v < 1.0}
+    filled = "all fields on every page" if not plain else ", ".join(f"{k} {v:.0%}" for k, v in plain.items())
+    rows.append(("  plain spider", filled, "", None))
 
     log("pipelines alone: every item pipeline, then the end of the run")
     rate, per_stage, dropped = bench_pipelines(records, tmp / "pipelines")
