@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Spider
 from scrapy.crawler import Crawler
 
-from . import jobdir
+from . import jobdir, recovery
 from .config import RunConfig
 from .files import RunFiles
 from .health import Coverage, Health, verdict
@@ -129,6 +129,12 @@ class RunEnding:
     def _publish(self, reason: str, health: Health) -> None:
         assert self.files is not None
         try:
+            if self.store is not None:  # so that a run killed before its commit is finished or undone
+                pending = [(file.part, file.path) for file in self.files.to_publish()]
+                recovery.begin(self.store, recovery.Pending(
+                    self.run_id, self.started_at, self._output_name(), self.written, self.manifest_path,
+                    tuple(pending),
+                ))  # fmt: skip
             self.files.publish()
             if self.store is not None:
                 self.removed = self.store.find_removals(self.run_id)
@@ -210,6 +216,11 @@ class RunEnding:
                 if self.manifest_path is not None:
                     self.manifest_path.unlink(missing_ok=True)
                 self.manifest_written = False
+        if self.store is not None:
+            try:
+                recovery.end(self.store, self.run_id)
+            except StateError as exc:  # the next run on the state takes it back again, which changes nothing
+                logger.error("%s", exc)
 
     def _finishing_failed(self, exc: Exception) -> None:
         """The end of the run broke: one line saying exactly what took effect."""

@@ -60,13 +60,16 @@ class RunFiles:
         if errors:
             raise errors[0]
 
+    def to_publish(self) -> list[JsonLinesFile | WarcFile]:
+        """The output always (an empty run publishes an empty file), the rejects when this run rejected
+        something, the archive."""
+        return [file for file in self.all if file is not self.rejects or file.part.exists()]
+
     def publish(self) -> None:
-        """Rename the part files into place: the output always (an empty run publishes an empty file),
-        the rejects when this run rejected something."""
-        for file in self.all:
-            if file is not self.rejects or file.part.exists():
-                file.publish()
-                self.published.append(file)
+        """Rename the part files `to_publish` into place."""
+        for file in self.to_publish():
+            file.publish()
+            self.published.append(file)
 
     def unpublish(self) -> None:
         """Take back what `publish` did; a file it replaced comes back."""

@@ -41,6 +41,7 @@ from .outcome import (
     RunStartError,
     new_identity,
 )
+from .recovery import recover
 from .store import Removal, StateError, StateStore
 
 logger = logging.getLogger("carnegie_crawler.run")
@@ -146,6 +147,10 @@ class RunOwner(RunEnding):
         assert self.config.state is not None
         try:
             self.store = StateStore(self.config.state)
+            # First: a run cut short before its commit is finished or undone (run/recovery.py), before
+            # its staged rows could be dropped as an abandoned job's.
+            for line in recover(self.store):
+                logger.warning("%s", line)
             if abandoned_run:
                 self.store.drop_run(abandoned_run)
             dropped = self.store.discard_runs(keep=self.run_id if self.resumed else None)

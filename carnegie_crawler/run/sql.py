@@ -56,6 +56,15 @@ CREATE TABLE IF NOT EXISTS runs (
     output TEXT,
     emitted INTEGER NOT NULL
 );
+-- A run between "publishing its files" and "its state committed" (run/recovery.py): what it published.
+CREATE TABLE IF NOT EXISTS publishing (
+    run_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    output TEXT,
+    emitted INTEGER NOT NULL,
+    manifest TEXT,
+    files TEXT NOT NULL
+);
 """
 PROMOTE_DOCUMENTS = """
 INSERT INTO documents (url, language, content_hash, published_date, first_seen, last_seen,

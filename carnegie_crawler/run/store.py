@@ -234,6 +234,7 @@ class StateStore:
                 ).fetchone()
                 db.execute("DELETE FROM staging WHERE run_id = ?", (run_id,))
                 db.execute("DELETE FROM paused_runs WHERE run_id = ?", (run_id,))
+                db.execute("DELETE FROM publishing WHERE run_id = ?", (run_id,))  # run/recovery.py
                 db.execute(
                     "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
                     (run_id, started_at, now_utc(), output, emitted),

@@ -1,0 +1,130 @@
+"""The end of a run cut short between publishing its files and committing its state (kill -9, power cut).
+
+A healthy run publishes its files (output, rejects, archive), writes its manifest, then commits its
+state (docs/runs.md, "The end of a run"). Killed in between, it would leave a published output the
+state knows nothing of: the next incremental run would emit the same documents again as new, and
+the dataset would hold them twice. So, before publishing, the run notes in the state what it is
+about to publish (`begin`); the state commit clears the note in the same transaction. The next run
+on the state file, holding its lock, finds any note left (`recover`) and:
+
+- rolls the run forward when its manifest says published and every file is in place: the state
+  commit it was about to make is made now, from the rows it staged;
+- otherwise rolls it back, as a failed end would have: its files go back to their part names (a
+  file they replaced comes back), its manifest says unpublished, its staged rows are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import state_error
+from .manifest import write_json
+from .store import Removal, StateStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pending:
+    run_id: str
+    started_at: str
+    output: str | None
+    emitted: int
+    manifest: Path | None
+    files: tuple[tuple[Path, Path], ...]  # (part file, published path)
+
+
+def begin(store: StateStore, pending: Pending) -> None:
+    """Note, durably, what the run is about to publish; its staged rows are written first."""
+    store.flush()
+    files = json.dumps([[str(part), str(path)] for part, path in pending.files])
+    row = (pending.run_id, pending.started_at, pending.output, pending.emitted, _text(pending.manifest), files)
+    try:
+        with store.transaction(immediate=True) as db:
+            db.execute("INSERT OR REPLACE INTO publishing VALUES (?, ?, ?, ?, ?, ?)", row)
+    except (sqlite3.Error, OSError) as exc:
+        raise state_error(store.path, exc, "noting the files about to be published") from None
+
+
+def end(store: StateStore, run_id: str) -> None:
+    """Clear the note of a run whose end was undone (the state commit clears it otherwise)."""
+    try:
+        with store.transaction() as db:
+            db.execute("DELETE FROM publishing WHERE run_id = ?", (run_id,))
+    except (sqlite3.Error, OSError) as exc:
+        raise state_error(store.path, exc, "clearing a publishing note") from None
+
+
+def recover(store: StateStore) -> list[str]:
+    """Finish or take back every run cut short while publishing; one log line each, returned."""
+    try:
+        with store.transaction() as db:
+            found = db.execute("SELECT * FROM publishing ORDER BY run_id").fetchall()
+    except (sqlite3.Error, OSError) as exc:
+        raise state_error(store.path, exc, "reading publishing notes") from None
+    return [_recover_one(store, _pending(row)) for row in found]
+
+
+def _recover_one(store: StateStore, pending: Pending) -> str:
+    manifest = _read_manifest(pending.manifest)
+    if manifest is not None and manifest.get("run_id") != pending.run_id:
+        manifest = None  # an earlier run's manifest at a fixed name: this run never wrote its own
+    in_place = all(path.exists() and not part.exists() for part, path in pending.files)
+    if manifest is not None and manifest.get("published") is True and in_place:
+        removed = [_removal(gone) for gone in manifest.get("removed") or []]
+        count = store.commit_run(pending.run_id, pending.started_at, pending.output, pending.emitted, removed=removed)
+        return (
+            f"Run {pending.run_id} was cut short after publishing, before its state commit: "
+            f"committed it now ({count} document(s); manifest {pending.manifest})"
+        )
+    for part, path in pending.files:
+        _take_back(part, path)
+    if manifest is not None and pending.manifest is not None and manifest.get("published") is not False:
+        write_json(pending.manifest, manifest | {"published": False, "removed": []})
+    store.drop_run(pending.run_id)
+    end(store, pending.run_id)
+    kept = ", ".join(str(part) for part, _ in pending.files if part.exists()) or "no part file"
+    return (
+        f"Run {pending.run_id} was cut short while publishing: taken back, nothing of it committed "
+        f"(lines kept in {kept})"
+    )
+
+
+def _take_back(part: Path, path: Path) -> None:
+    """`PartFile.unpublish` for a run that is gone: the file back to its part name, a replaced file restored."""
+    previous = part.with_name(part.name + ".previous")
+    if path.exists() and not part.exists():
+        os.replace(path, part)
+    if previous.exists():
+        os.replace(previous, path)
+
+
+def _read_manifest(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _removal(gone: dict[str, Any]) -> Removal:
+    return Removal(gone["url"], gone.get("language"), gone["reason"])
+
+
+def _pending(row: Sequence[Any]) -> Pending:
+    run_id, started_at, output, emitted, manifest, files = row
+    pairs = tuple((Path(part), Path(path)) for part, path in json.loads(files))
+    return Pending(run_id, started_at, output, int(emitted), Path(manifest) if manifest else None, pairs)
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
