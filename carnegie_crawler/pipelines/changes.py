@@ -36,8 +36,10 @@ class ChangesPipeline:
         else:
             status = "updated"
         adapter["crawl_status"] = status
-        stats.inc_value(f"carnegie/items/{status}")
+        # An emitted item is counted by the writer once its line is written, so that the counts
+        # (new + updated + unchanged) never exceed the lines written when the writing fails.
         if status == "unchanged" and self.run.incremental:
+            stats.inc_value("carnegie/items/unchanged")
             self.run.ledger.stage_item(item, emitted=False)
             raise DropItem(f"unchanged since the last run: {adapter['url']}", log_level="DEBUG")
         return item

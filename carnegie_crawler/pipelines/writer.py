@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
@@ -28,6 +29,9 @@ class JsonLinesWriterPipeline:
 
     def process_item(self, item: Any) -> Any:
         if self.run.write(item):
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("carnegie/output/items")
+            stats = self.crawler.stats
+            assert stats is not None
+            stats.inc_value("carnegie/output/items")
+            if status := ItemAdapter(item).get("crawl_status"):  # set by ChangesPipeline, with a state
+                stats.inc_value(f"carnegie/items/{status}")
         return item
