@@ -5,10 +5,11 @@ the state file does: a record written by the run proves its document alive, and 
 is no history event); a record replaces the document's earlier record whatever its crawl_status.
 
 documents.parquet is written sorted by (url, language; null language first), in row groups of
-ROW_GROUP_ROWS rows, so an update (the
-sorted old file streamed row group by row group, the sorted changes merged in) and a rebuild from
-the run outputs alone write the same bytes. Every build writes a new directory beside the
-dataset and swaps it in, so a reader or a crash never sees half a dataset.
+ROW_GROUP_ROWS rows, so an update (the sorted old file streamed in batches, the sorted changes
+merged in) and a rebuild from the run outputs alone write the same bytes; history.parquet
+likewise (history.py). An update reads only the runs it applies, and holds a few row groups and
+the changes, never the whole dataset. Every build writes a new directory beside the dataset and
+swaps it in, so a reader or a crash never sees half a dataset.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..run.lock import LockHeldError, acquire
 from .convert import LineSource, OldRows
+from .history import Events
 from .index import Key, Located, Progress, scan_run
-from .merge import NewRowsReader, chunks, materialize, plan
+from .merge import Counts, NewRowsReader, chunks, in_order, materialize, plan
 from .output import ROW_GROUP_ROWS, Output, finish, read_package, recover, swap
 from .runs import DatasetError, DatasetLockedError, RunRef, SchemaChangedError, as_run, ordered
-from .schema import HISTORY_STATUSES, TIMESTAMP, arrow_schema, history_schema
+from .schema import HISTORY_STATUSES, arrow_schema
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +129,9 @@ def _build(
         recover(directory)
         package = None if rebuild else read_package(directory)
         applied = [] if package is None else list(package["runs"])
-        done = {entry["run_id"] for entry in applied}
+        done = {entry["run_id"]: entry for entry in applied}
         pending = [run for run in runs if run.run_id not in done]
+        _check_applied(runs, done, directory)
         summary = Summary(directory, rebuilt=rebuild)
         if package is not None:
             summary.runs = len(applied)
@@ -171,6 +175,21 @@ def _applied_entry(run: RunRef) -> dict[str, object]:
     }
 
 
+def _check_applied(runs: list[RunRef], applied: dict[str, dict[str, Any]], directory: Path) -> None:
+    """A run the dataset has applied must still name the output it was applied from.
+
+    Its file is not read again (the dataset recorded its sha256 when it read it): only the
+    manifest is compared with that record, so an update reads no more than the runs it applies.
+    """
+    for run in runs:
+        recorded = applied.get(run.run_id, {}).get("output_sha256")
+        if recorded is not None and recorded != run.sha256:
+            raise DatasetError(
+                f"{run.describe()} names output sha256 {run.sha256[:12]}…, but the dataset at {directory} applied "
+                f"{recorded[:12]}…: rebuild it (scrapy dataset --rebuild)"
+            )
+
+
 def _check_schema(directory: Path) -> None:
     try:
         found = pq.read_schema(directory / "documents.parquet")
@@ -204,7 +223,7 @@ def _check_chain(last: str | None, pending: list[RunRef], allow_gaps: bool, dire
 @dataclass
 class _Changes:
     latest: dict[Key, Located | None] = field(default_factory=dict)
-    history: dict[str, list[object]] = field(default_factory=lambda: {name: [] for name in history_schema().names})
+    history: Events = field(default_factory=Events)
 
 
 def _collect(runs: list[RunRef], progress: Progress | None) -> _Changes:
@@ -221,11 +240,11 @@ def _collect(runs: list[RunRef], progress: Progress | None) -> _Changes:
         for gone in run.removed:
             if (gone.url, gone.language) not in written:
                 latest[(gone.url, gone.language)] = None
-                _event(history, gone.url, gone.language, "removed", None, run.run_id, run.finished_at)
+                history.add(gone.url, gone.language, "removed", None, run.run_id, run.finished_at)
         for i, (url, language, status) in enumerate(zip(scan.urls, scan.languages, scan.statuses, strict=True)):
             latest[(url, language)] = (number, scan.offsets[i], scan.lengths[i])
             if status in HISTORY_STATUSES:
-                _event(history, url, language, status, scan.hashes[i], run.run_id, scan.times[i])
+                history.add(url, language, status, scan.hashes[i], run.run_id, scan.times[i])
         done += run.output.stat().st_size
     return changes
 
@@ -235,43 +254,39 @@ def _shifted(progress: Progress, base: int, total: int) -> Progress:
     return lambda phase, at, size: progress(phase, base + at, total)
 
 
-def _event(history: dict[str, list[object]], *values: object) -> None:
-    for column, value in zip(history.values(), values, strict=True):
-        column.append(value)
-
-
 def _write(
     out: Output, pending: list[RunRef], previous: Path | None, summary: Summary, progress: Progress | None
 ) -> None:
-    """documents.parquet and history.parquet into *out*: *previous*'s rows with the *pending* runs applied."""
+    """documents.parquet and history.parquet into *out*: *previous*'s rows with the *pending* runs applied.
+
+    Both old files are streamed a row group at a time: what this holds grows with the changes,
+    not with the dataset.
+    """
     schema = arrow_schema()
     changes = _collect(pending, progress)
+    ordered = in_order(changes.latest)
     old = OldRows(previous / "documents.parquet", schema) if previous is not None else None
     source = LineSource(pending)
     try:
-        merged = plan(old.keys() if old is not None else None, changes.latest)
-        summary.documents, summary.added = merged.rows, merged.added
-        summary.replaced, summary.removed = merged.replaced, merged.removed
+        counts = Counts()
+        segments = plan(old.key_groups() if old is not None else (), ordered, counts)
+        where = [place for _, place in ordered if place is not None]
+        # Rows written: the old file's, less those replaced or removed, plus the new; at most this.
+        total = (old.file.metadata.num_rows if old is not None else 0) + len(where)
         writer = out.documents(schema)
-        news = NewRowsReader(merged.segments, source, schema, ROW_GROUP_ROWS)
-        for number, chunk in enumerate(chunks(merged.segments, ROW_GROUP_ROWS)):
+        news = NewRowsReader(where, source, schema, ROW_GROUP_ROWS)
+        for chunk in chunks(segments, ROW_GROUP_ROWS):
             writer.write(materialize(chunk, old, news))
             if progress is not None:
-                progress("write", min((number + 1) * ROW_GROUP_ROWS, merged.rows), merged.rows)
+                progress("write", writer.stats.rows, total)
         writer.close()
+        if progress is not None:
+            progress("write", counts.rows, counts.rows)
     finally:
         source.close()
         if old is not None:
             old.close()
-    new_history = pa.Table.from_pydict(
-        {
-            name: pa.array(values, history_schema().field(name).type if name != "time" else pa.string())
-            for name, values in changes.history.items()
-        }
-    )
-    try:
-        new_history = new_history.set_column(5, "time", new_history.column("time").cast(TIMESTAMP))
-    except pa.ArrowInvalid as exc:
-        raise DatasetError(f"a crawled_at or finished_at is not an RFC 3339 time: {exc}") from None
-    tables = [pq.read_table(previous / "history.parquet")] if previous is not None else []
-    summary.history = out.history(pa.concat_tables([*tables, new_history.cast(history_schema())]))
+    summary.documents, summary.added = counts.rows, counts.added
+    summary.replaced, summary.removed = counts.replaced, counts.removed
+    history = previous / "history.parquet" if previous is not None else None
+    summary.history = out.history(history, changes.history.table())

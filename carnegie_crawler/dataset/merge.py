@@ -1,8 +1,9 @@
 """Where each row of the new documents.parquet comes from: a run of the old file's rows, or new records.
 
-The old file is sorted, and so are the changed keys; each changed key is found in the old
-keys by binary search, so planning an update costs O(changes × log documents), and the
-rows between changes are copied as slices of the old row groups, never one by one.
+The old file is sorted, and so are the changed keys. The old keys are read one row group at a
+time; the changes that fall within a group's key range are found in it by binary search. So an
+update holds one group's keys and the changes, never every key, and the rows between changes
+are copied as slices of the old row groups, never one by one.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from .convert import LineSource, OldRows, parse_lines
+from .convert import LineSource, OldRows, empty, parse_lines
 from .index import Key, Located
 
+SortKey = tuple[str, bool, str]
 
-def sort_key(key: Key) -> tuple[str, bool, str]:
+
+def sort_key(key: Key) -> SortKey:
     """Rows' order: url, then language with null first (code point order, which is UTF-8 byte order)."""
     return (key[0], key[1] is not None, key[1] or "")
 
@@ -41,50 +44,72 @@ Segment = OldRun | NewRows
 
 
 @dataclass
-class Plan:
-    segments: list[Segment]
-    rows: int
-    added: int
-    replaced: int
-    removed: int
+class Counts:
+    """What a plan did, complete once its segments have all been taken."""
+
+    rows: int = 0
+    added: int = 0
+    replaced: int = 0
+    removed: int = 0
 
 
-def plan(old_keys: tuple[list[str], list[str | None]] | None, latest: dict[Key, Located | None]) -> Plan:
-    """The new file as segments: *latest* (key → its new record, or None if removed) applied to the old keys."""
-    urls, languages = old_keys or ([], [])
-    count = len(urls)
-    dropped: list[int] = []
-    inserts: list[tuple[int, Key, Located]] = []
-    added = replaced = removed = 0
-    for key, where in latest.items():
-        at = bisect.bisect_left(range(count), sort_key(key), key=lambda row: sort_key((urls[row], languages[row])))
-        present = at < count and urls[at] == key[0] and languages[at] == key[1]
-        if present:
-            dropped.append(at)
-            replaced += where is not None
-            removed += where is None
-        added += where is not None and not present
+def in_order(latest: dict[Key, Located | None]) -> list[tuple[SortKey, Located | None]]:
+    """The changes (key → its new record, or None if removed) in output order."""
+    return sorted(((sort_key(key), where) for key, where in latest.items()), key=lambda change: change[0])
+
+
+def plan(
+    old_groups: Iterable[tuple[list[str], list[str | None]]],
+    changes: list[tuple[SortKey, Located | None]],
+    counts: Counts,
+) -> Iterator[Segment]:
+    """The new file as segments: the *changes* (from `in_order`) applied to the old keys, a row group at a time.
+
+    *old_groups* gives each row group's url and language columns, in file order. *counts* is
+    filled as the segments are taken.
+    """
+    done = 0  # changes applied
+    base = 0  # the old file's row number of the group's first row
+    news: list[Located] = []
+    for urls, languages in old_groups:
+        size = len(urls)
+
+        def key_at(row: int) -> SortKey:
+            return sort_key((urls[row], languages[row]))  # noqa: B023 - called only in this iteration
+
+        row = 0  # the group's next row not yet planned
+        while done < len(changes) and size and changes[done][0] <= key_at(size - 1):
+            key, where = changes[done]
+            at = bisect.bisect_left(range(size), key, lo=row, key=key_at)
+            present = key_at(at) == key  # at < size, since key <= the last key
+            if at > row:
+                if news:
+                    yield NewRows(news)
+                    news = []
+                yield OldRun(base + row, at - row)
+                counts.rows += at - row
+            if where is not None:
+                news.append(where)
+                counts.rows += 1
+            counts.added += where is not None and not present
+            counts.replaced += where is not None and present
+            counts.removed += where is None and present
+            row = at + present
+            done += 1
+        if row < size:
+            if news:
+                yield NewRows(news)
+                news = []
+            yield OldRun(base + row, size - row)
+            counts.rows += size - row
+        base += size
+    for _, where in changes[done:]:  # after the last old row
         if where is not None:
-            inserts.append((at, key, where))
-    dropped.sort()
-    inserts.sort(key=lambda item: (item[0], sort_key(item[1])))
-    segments: list[Segment] = []
-    row = d = k = 0
-    while row < count or k < len(inserts):
-        stop = min(dropped[d] if d < len(dropped) else count, inserts[k][0] if k < len(inserts) else count)
-        if stop > row:
-            segments.append(OldRun(row, stop - row))
-            row = stop
-        news = []
-        while k < len(inserts) and inserts[k][0] == row:
-            news.append(inserts[k][2])
-            k += 1
-        if news:
-            segments.append(NewRows(news))
-        if d < len(dropped) and dropped[d] == row:
-            d += 1
-            row += 1
-    return Plan(segments, count - len(dropped) + len(inserts), added, replaced, removed)
+            news.append(where)
+            counts.rows += 1
+            counts.added += 1
+    if news:
+        yield NewRows(news)
 
 
 def chunks(segments: Iterable[Segment], size: int) -> Iterator[list[Segment]]:
@@ -114,12 +139,12 @@ def chunks(segments: Iterable[Segment], size: int) -> Iterator[list[Segment]]:
 
 
 class NewRowsReader:
-    """The new records in output order, parsed a batch of at least *batch* lines at a time and handed out in slices."""
+    """The new records in output order (*where*), parsed at least *batch* lines at a time, handed out in slices."""
 
-    def __init__(self, segments: list[Segment], source: LineSource, schema: pa.Schema, batch: int) -> None:
-        self.where = [place for segment in segments if isinstance(segment, NewRows) for place in segment.where]
+    def __init__(self, where: list[Located], source: LineSource, schema: pa.Schema, batch: int) -> None:
+        self.where = where
         self.source, self.schema, self.batch = source, schema, batch
-        self.table = schema.empty_table()
+        self.table = empty(schema)
         self.at = 0  # next unread row of self.table
         self.next = 0  # next unparsed entry of self.where
 

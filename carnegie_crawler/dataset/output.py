@@ -16,17 +16,16 @@ from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .card import Stats, datapackage, readme
+from .history import write_history
 from .runs import DatasetError
 from .schema import arrow_schema, history_schema, schema_version
 
 logger = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = 2048  # documents per row group: about 20 MB in memory with 4-12 KB bodies
-HISTORY_ROW_GROUP_ROWS = 1 << 17
 # Columns with few distinct values get dictionary encoding; these (and everything under them) do not.
 _PLAIN = frozenset(
     {"url", "fetched_url", "title", "subtitle", "body", "content_hash", "crawled_at", "word_count", "related"}
@@ -63,7 +62,9 @@ class DocumentsWriter:
             use_dictionary=dictionary,
             write_statistics=[name for name in _STATISTICS if name in schema.names],
         )
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        # Handed over one at a time (`write` waits for the chunk before to be written): each is a
+        # row group of about 20 MB, and a build holds the one being written and the one being made.
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue()
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dataset-writer", daemon=True)
         self._thread.start()
@@ -73,21 +74,24 @@ class DocumentsWriter:
 
     def _run(self) -> None:
         while (table := self._queue.get()) is not None:
-            if self._failure is not None:
-                continue  # drain: the caller learns of the failure at its next write or close
             try:
-                self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+                if self._failure is None:  # else drain: the caller learns of it at its next write or close
+                    self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
             except BaseException as exc:
                 self._failure = exc
+            finally:
+                del table
+                self._queue.task_done()
 
     def write(self, table: pa.Table) -> None:
-        """Queue *table* as the next row group (waits while two are queued)."""
-        self._raise()
+        """Hand *table* over as the next row group, once the one before is written."""
         # One chunk per column: pages then split the same way whatever the table was made of.
         table = table.combine_chunks()
         self.stats.add(table)
-        self._queue.put(table)
         self._hash_more()
+        self._queue.join()
+        self._raise()
+        self._queue.put(table)
 
     def _hash_more(self) -> None:
         while chunk := self._reader.read(1 << 22):
@@ -149,29 +153,10 @@ class Output:
         self.writer = DocumentsWriter(self.path / "documents.parquet", schema)
         return self.writer
 
-    def history(self, table: pa.Table) -> int:
-        """Write history.parquet sorted by (time, url, language null first, crawl_status, run_id); its row count."""
-        language = table.column("language")
-        keyed = table.append_column("_has_language", pc.is_valid(language)).append_column(
-            "_language", pc.fill_null(language, "")
-        )
-        order = pc.sort_indices(
-            keyed,
-            sort_keys=[
-                (name, "ascending") for name in ("time", "url", "_has_language", "_language", "crawl_status", "run_id")
-            ],
-        )
-        table = table.take(order).combine_chunks()
-        for status in ("new", "updated", "removed"):
-            self.history_counts[status] = int(pc.sum(pc.equal(table.column("crawl_status"), status)).as_py() or 0)
-        pq.write_table(
-            table,
-            self.path / "history.parquet",
-            row_group_size=HISTORY_ROW_GROUP_ROWS,
-            compression="snappy",
-            use_dictionary=["language", "crawl_status", "run_id"],
-        )
-        return table.num_rows
+    def history(self, previous: Path | None, new: pa.Table) -> int:
+        """Write history.parquet: *previous*'s rows with the *new* events merged in; its row count."""
+        rows, self.history_counts = write_history(self.path / "history.parquet", previous, new)
+        return rows
 
 
 def describe(path: Path) -> dict[str, Any]:

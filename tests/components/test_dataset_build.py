@@ -339,7 +339,11 @@ def test_a_run_that_does_not_match_its_manifest_is_refused(tmp_path, change):
     before = {p.name: p.read_bytes() for p in target.iterdir()}
     _corrupt(runs.manifests[1], change)
     run_id = RunRef.from_manifest(runs.manifests[1]).run_id
-    for attempt in (lambda: runs.refs(), lambda: update_dataset(target, runs.manifests[1:2])):
+
+    def discovered() -> object:
+        return discover_runs([runs.data], runs.state, verify=True)
+
+    for attempt in (discovered, lambda: update_dataset(target, runs.manifests[1:2])):
         with pytest.raises(DatasetError) as caught:
             attempt()
         message = str(caught.value)
