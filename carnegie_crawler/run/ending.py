@@ -130,15 +130,19 @@ class RunEnding:
         assert self.files is not None
         try:
             if self.store is not None:  # so that a run killed before its commit is finished or undone
-                pending = [(file.part, file.path) for file in self.files.to_publish()]
+                files = self.files.to_publish()
+                if self.files.manifest_file is not None and self.files.manifest_file not in files:
+                    files.insert(0, self.files.manifest_file)  # written next, published first
+                pending = [(file.part, file.path) for file in files]
                 recovery.begin(self.store, recovery.Pending(
                     self.run_id, self.started_at, self._output_name(), self.written, self.manifest_path,
                     tuple(pending),
                 ))  # fmt: skip
-            self.files.publish()
             if self.store is not None:
                 self.removed = self.store.find_removals(self.run_id)
+            # The manifest first: no output is ever seen without the manifest that vouches for it.
             self._write_manifest(reason, health, published=True)
+            self.files.publish()
             if self.store is not None:
                 count = self.store.commit_run(
                     self.run_id, self.started_at, self._output_name(), self.written, removed=self.removed
@@ -209,6 +213,8 @@ class RunEnding:
         assert self.files is not None
         self.files.unpublish()
         self.removed = []
+        if self.files.manifest_file is not None:
+            self.files.manifest_file.part.unlink(missing_ok=True)
         if self.manifest_written:
             try:
                 self._write_manifest(reason, health, published=False)
@@ -255,7 +261,9 @@ class RunEnding:
         stats = self.crawler.stats
         assert stats is not None
         manifest = build_manifest(self, reason, health, published, stats.get_stats())
-        write_json(self.manifest_path, manifest)
+        # Published: to its part file, which `RunFiles.publish` renames into place before the output.
+        part = self.files.manifest_file.part if published and self.files and self.files.manifest_file else None
+        write_json(part or self.manifest_path, manifest)
         self.manifest_written = True
         self._set_stat("carnegie/manifest/path", str(self.manifest_path))
 

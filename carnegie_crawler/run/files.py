@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from ..archive import ARCHIVE_SUFFIX, WarcFile
-from ..output import JsonLinesFile
+from ..output import JsonLinesFile, PartFile
 from .config import RunConfig, render
 
 logger = logging.getLogger("carnegie_crawler.run")
@@ -36,7 +36,10 @@ class RunFiles:
             self.manifest = render(config.manifest, **values)
         elif self.output is not None:
             self.manifest = self.output.path.with_name(self.output.path.name.removesuffix(".jsonl") + ".manifest.json")
-        self.published: list[JsonLinesFile | WarcFile] = []
+        # A published run's manifest is written to its own part file and renamed into place first,
+        # with the others: no output is ever seen without the manifest that vouches for it.
+        self.manifest_file = PartFile(self.manifest, part_path(self.manifest, token)) if self.manifest else None
+        self.published: list[PartFile] = []
 
     def open(self, resume: bool) -> None:
         """Open the output's part file (appending to a paused run's); the rejects open with the first reject."""
@@ -60,10 +63,13 @@ class RunFiles:
         if errors:
             raise errors[0]
 
-    def to_publish(self) -> list[JsonLinesFile | WarcFile]:
-        """The output always (an empty run publishes an empty file), the rejects when this run rejected
-        something, the archive."""
-        return [file for file in self.all if file is not self.rejects or file.part.exists()]
+    def to_publish(self) -> list[PartFile]:
+        """The manifest (once written), the output always (an empty run publishes an empty file), the
+        rejects when this run rejected something, the archive."""
+        files: list[PartFile] = [f for f in self.all if f is not self.rejects or f.part.exists()]
+        if self.manifest_file is not None and self.manifest_file.part.exists():
+            files.insert(0, self.manifest_file)
+        return files
 
     def publish(self) -> None:
         """Rename the part files `to_publish` into place."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from ..archive import WarcFile
-    from ..output import JsonLinesFile
+    from ..output import JsonLinesFile, PartFile
     from .config import RunConfig
     from .files import RunFiles
     from .health import Coverage
@@ -69,10 +69,12 @@ def build_manifest(
     """Everything a consumer needs to trust (or not) one run's output, with paths relative to the manifest."""
     assert run.manifest_path is not None
     here = run.manifest_path.parent
-    output = run.output.path if run.output is not None and published else (run.output.part if run.output else None)
-    rejects = None
-    if run.rejects is not None and run.files is not None:
-        rejects = run.rejects.path if run.files.rejects_published else run.rejects.part
+    # A published run's manifest is written just before its files are renamed into place (so no
+    # output is ever seen without its manifest): it names their final paths, read from the parts.
+    files = run.files
+    rejects_published = False
+    if published and files is not None:
+        rejects_published = files.rejects_published or run.rejects in files.to_publish()
     settings = run.crawler.settings
     return {
         "run_id": run.run_id,
@@ -91,8 +93,8 @@ def build_manifest(
         "schema_sha256": _schema_sha256(run.config.schema),
         "counts": counts(stats, run.written),
         "field_coverage": run.coverage.shares(),
-        "output": describe_file(output, here),
-        "rejects": describe_file(rejects, here),
+        "output": _describe(run.output, published, here),
+        "rejects": _describe(run.rejects, rejects_published, here),
         "archive": _describe_archive(run, published, here),
         "removed": [vars(gone) for gone in run.removed] if published else [],
         "health": health.to_dict(),
@@ -117,8 +119,19 @@ def iso(value: Any) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else None
 
 
-def describe_file(path: Path | None, relative_to: Path | None = None) -> dict[str, Any] | None:
-    """Path (relative to the manifest's directory when it can be), whole lines and sha256 of *path*."""
+def _describe(file: PartFile | None, published: bool, here: Path) -> dict[str, Any] | None:
+    """*file* as the manifest names it: its final path if *published*, else its part file."""
+    if file is None:
+        return None
+    shown = file.path if published else file.part
+    return describe_file(file.part if file.part.exists() else shown, here, shown=shown)
+
+
+def describe_file(
+    path: Path | None, relative_to: Path | None = None, shown: Path | None = None
+) -> dict[str, Any] | None:
+    """Path (*shown*, or *path*; relative to the manifest's directory when it can be), whole lines and
+    sha256 of *path*."""
     if path is None or not path.exists():
         return None
     digest = hashlib.sha256()
@@ -127,11 +140,11 @@ def describe_file(path: Path | None, relative_to: Path | None = None) -> dict[st
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
             lines += chunk.count(b"\n")
-    shown = str(path)
+    name = str(shown or path)
     if relative_to is not None:
         with suppress(ValueError):  # another drive (Windows): keep the absolute path
-            shown = os.path.relpath(path, relative_to)
-    return {"path": shown, "lines": lines, "sha256": digest.hexdigest()}
+            name = os.path.relpath(shown or path, relative_to)
+    return {"path": name, "lines": lines, "sha256": digest.hexdigest()}
 
 
 def counts(stats: dict[str, Any], written: int) -> dict[str, Any]:
@@ -187,9 +200,9 @@ def _describe_archive(run: RunFacts, published: bool, here: Path) -> dict[str, A
     """The run's WARC file: path (relative to the manifest), size, sha256, and its response count."""
     if run.archive is None:
         return None
-    path = run.archive.path if published else run.archive.part
-    described = describe_file(path, here)
+    described = _describe(run.archive, published, here)
     if described is None:
         return None
     described.pop("lines")
-    return described | {"bytes": path.stat().st_size, "responses": run.archive.responses}
+    source = run.archive.part if run.archive.part.exists() else run.archive.path
+    return described | {"bytes": source.stat().st_size, "responses": run.archive.responses}

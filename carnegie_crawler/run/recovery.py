@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import state_error
-from .manifest import write_json
 from .store import Removal, StateStore
 
 logger = logging.getLogger(__name__)
@@ -74,27 +73,20 @@ def recover(store: StateStore) -> list[str]:
 
 def _recover_one(store: StateStore, pending: Pending) -> str:
     manifest = _read_manifest(pending.manifest)
-    if manifest is not None and manifest.get("run_id") != pending.run_id:
-        manifest = None  # an earlier run's manifest at a fixed name: this run never wrote its own
     in_place = all(path.exists() and not part.exists() for part, path in pending.files)
-    if manifest is not None and manifest.get("published") is True and in_place:
+    if manifest is not None and manifest.get("run_id") == pending.run_id and manifest.get("published") and in_place:
         removed = [_removal(gone) for gone in manifest.get("removed") or []]
         count = store.commit_run(pending.run_id, pending.started_at, pending.output, pending.emitted, removed=removed)
         return (
             f"Run {pending.run_id} was cut short after publishing, before its state commit: "
             f"committed it now ({count} document(s); manifest {pending.manifest})"
         )
-    for part, path in pending.files:
+    for part, path in reversed(pending.files):  # the manifest, published first, goes back last
         _take_back(part, path)
-    if manifest is not None and pending.manifest is not None and manifest.get("published") is not False:
-        write_json(pending.manifest, manifest | {"published": False, "removed": []})
     store.drop_run(pending.run_id)
     end(store, pending.run_id)
     kept = ", ".join(str(part) for part, _ in pending.files if part.exists()) or "no part file"
-    return (
-        f"Run {pending.run_id} was cut short while publishing: taken back, nothing of it committed "
-        f"(lines kept in {kept})"
-    )
+    return f"Run {pending.run_id} was cut short while publishing: taken back, nothing of it committed (kept: {kept})"
 
 
 def _take_back(part: Path, path: Path) -> None:

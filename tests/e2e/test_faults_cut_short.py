@@ -7,7 +7,6 @@ finishes the killed run's commit when its manifest says published, and takes the
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -23,8 +22,10 @@ from tests.e2e.faults import (
     whole_json_lines,
 )
 
-# Runs scrapy with one step of the end of the run followed by SIGKILL: "commit" kills instead of the
-# state commit (files published, manifest written); "publish" kills right after the files are renamed.
+# Runs scrapy with one step of the end of the run replaced by SIGKILL: "commit" kills instead of the
+# state commit (manifest and files published); "publish" kills instead of renaming the files into
+# place (the manifest written to its part file); "output" kills after the manifest is renamed into
+# place, before the output is.
 KILLER = """
 import os, signal, sys
 from scrapy.cmdline import execute
@@ -36,12 +37,13 @@ def die(*args, **kwargs):
 
 if sys.argv[1] == "commit":
     StateStore.commit_run = die
+elif sys.argv[1] == "publish":
+    RunFiles.publish = die
 else:
-    publish = RunFiles.publish
-    def publish_then_die(self):
-        publish(self)
+    def manifest_only(self):
+        self.to_publish()[0].publish()
         die()
-    RunFiles.publish = publish_then_die
+    RunFiles.publish = manifest_only
 sys.argv = ["scrapy", *sys.argv[2:]]
 execute()
 """
@@ -86,52 +88,49 @@ def test_killed_before_its_state_commit_the_run_is_committed_by_the_next_one(sit
 
 
 @pytest.mark.e2e
-def test_killed_while_publishing_the_run_is_taken_back_by_the_next_one(site_server, tmp_path):
+@pytest.mark.parametrize("at", ["publish", "output"])
+def test_killed_while_publishing_the_run_is_taken_back_by_the_next_one(site_server, tmp_path, at):
     state = tmp_path / "state.sqlite3"
     out = tmp_path / "run1"
-    [orphan] = killed_run(site_server, out, state, "publish")
-    run_id = orphan.name.removesuffix(".jsonl")
-    assert not (out / f"{run_id}.manifest.json").exists()  # killed before the manifest
+    # Never an output without its manifest, even between the renames.
+    assert killed_run(site_server, out, state, at) == []
+    manifests = sorted(out.glob("*.manifest.json"))
+    assert len(manifests) == (1 if at == "output" else 0)
 
-    second = run(
-        crawl_args(
-            site_server,
-            tmp_path / "run2",
-            "-a",
-            "incremental=true",
-            output=tmp_path / "run2" / "%(run_id)s.jsonl",
-            state=state,
-        )
-    )
+    second = run(crawl_args(site_server, tmp_path / "run2", "-a", "incremental=true", state=state,
+                            output=tmp_path / "run2" / "%(run_id)s.jsonl"))  # fmt: skip
     assert second.returncode == 0, second.stderr[-3000:]
-    # Its output is back under its part name, as an unhealthy run's would be: no published orphan.
-    assert not orphan.exists()
-    [part] = sorted(out.glob(f"{orphan.name}.*.part"))
+    # Taken back: its files under their part names, as an unhealthy run's would be; nothing published.
+    assert sorted(out.glob("*.manifest.json")) == []
+    [part] = sorted(out.glob("*.jsonl.*.part"))
     assert sorted(urls(whole_json_lines(part))) == EXPECTED_URLS
-    assert not sorted(out.glob("*.warc.gz"))  # the archive went back to its part name too
+    assert sorted(out.glob("*.warc.gz")) == []
     # The next run emits every document as new, exactly once, and commits them.
     [published] = sorted((tmp_path / "run2").glob("*.jsonl"))
     records = whole_json_lines(published)
     assert sorted(urls(records)) == EXPECTED_URLS
     assert {record["crawl_status"] for record in records} == {"new"}
     assert documents_in_state(state) == len(EXPECTED_URLS)
+    run_id = part.name.split(".jsonl")[0]
     assert f"Run {run_id} was cut short while publishing: taken back" in second.stderr
 
 
 @pytest.mark.e2e
-def test_a_run_killed_while_publishing_over_a_fixed_output_name_gives_the_old_file_back(site_server, tmp_path):
+def test_a_run_killed_while_publishing_over_fixed_names_gives_the_old_files_back(site_server, tmp_path):
     state, fixed = tmp_path / "state.sqlite3", tmp_path / "run1" / "items.jsonl"
+    manifest = fixed.with_name("items.manifest.json")
     first = run(crawl_args(site_server, tmp_path / "run1", output=fixed, state=state))
     assert first.returncode == 0, first.stderr[-2000:]
-    before = fixed.read_bytes()
+    before, vouched = fixed.read_bytes(), manifest.read_bytes()
     script = tmp_path / "killer.py"
     script.write_text(KILLER, encoding="utf-8")
     args = crawl_args(site_server, tmp_path / "run1", "-a", "incremental=false", output=fixed, state=state)
-    assert run(args, prefix=[sys.executable, str(script), "publish"]).returncode == -9
-    assert fixed.read_bytes() != before  # the killed run's file took its place
+    assert run(args, prefix=[sys.executable, str(script), "output"]).returncode == -9
+    assert manifest.read_bytes() != vouched  # the killed run's manifest took its place
 
     third = run(crawl_args(site_server, tmp_path / "run3", output=tmp_path / "run3" / "items.jsonl", state=state))
     assert third.returncode == 0, third.stderr[-3000:]
     assert fixed.read_bytes() == before
-    assert json.loads((tmp_path / "run1" / "items.manifest.json").read_text())["published"] is True
+    assert manifest.read_bytes() == vouched
+    assert check_manifest(manifest)["published"] is True
     assert "was cut short while publishing: taken back" in third.stderr
