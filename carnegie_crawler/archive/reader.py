@@ -7,7 +7,8 @@ archive.
 
 `.part` files (a run that crashed, or ended unhealthy and so was not published) are read when
 named: whole records only, a torn last exchange is left out. A published file that cannot be
-read to its end is an `ArchiveError`.
+read to its end (damaged, or not a WARC file at all) is read up to the damage, with one ERROR line:
+one bad file never costs the pages of the others.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class Selection:
     files: list[Path]
     responses: int = 0  # response records read
     in_range: int = 0  # ...archived within since/until
-    torn: dict[Path, str] = field(default_factory=dict)  # part files read up to a torn tail
+    torn: dict[Path, str] = field(default_factory=dict)  # files read up to a torn tail or damage
 
 
 def is_part(path: Path) -> bool:
@@ -159,13 +160,13 @@ def _scan(fh: BinaryIO, path: Path, read_body: bool) -> Iterator[tuple[str, Any,
             except StopIteration:
                 break
             except Exception as exc:  # warcio fails in several ways on a cut-short member
-                raise _TornError(f"{type(exc).__name__}: {exc}".strip()) from None
+                raise _TornError(_reason(exc)) from None
             try:
                 kind = record.rec_type
                 body = record.raw_stream.read() if read_body and kind == "response" else None
                 offset, length = iterator.get_record_offset(), iterator.get_record_length()
             except Exception as exc:
-                raise _TornError(f"{type(exc).__name__}: {exc}".strip()) from None
+                raise _TornError(_reason(exc)) from None
             if kind is None or not _member_complete(iterator):
                 raise _TornError(f"the record at byte {offset} is cut short")
             gzipped = getattr(iterator.reader, "decompressor", None) is not None
@@ -181,6 +182,13 @@ def _scan(fh: BinaryIO, path: Path, read_body: bool) -> Iterator[tuple[str, Any,
 
 class _TornError(Exception):
     pass
+
+
+def _reason(exc: Exception) -> str:
+    """warcio's message, printable and short: it quotes the bytes it choked on, binary included."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    text = "".join(c if c.isprintable() and c.isascii() else "?" for c in text)
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 def complete_prefix(path: Path) -> Prefix:
@@ -233,9 +241,10 @@ def _records(path: Path, read_body: bool, torn: dict[Path, str] | None = None) -
         try:
             yield from _scan(fh, path, read_body)
         except _TornError as exc:
-            if not is_part(path):
-                raise ArchiveError(f"archive {path} cannot be read to its end ({exc})") from None
-            logger.warning("Archive %s ends in a torn record (%s): reading the records before it", path, exc)
+            if is_part(path):
+                logger.warning("Archive %s ends in a torn record (%s): reading the records before it", path, exc)
+            else:
+                logger.error("Archive %s is damaged (%s): reading only the records before it", path, exc)
             if torn is not None:
                 torn[path] = str(exc)
 

@@ -147,29 +147,38 @@ def test_a_rebuilt_response_is_the_one_the_crawl_had(tmp_path, headers, body):
         assert rebuilt.text == expected.text
 
 
-def test_a_published_archive_that_ends_torn_is_an_error_a_part_file_is_read_up_to_it(tmp_path, caplog):
+def test_an_archive_that_ends_torn_is_read_up_to_the_tear_an_error_when_published(tmp_path, caplog):
     path = tmp_path / "run.warc.gz"
     _archive, ids = write_archive(path, [exchange(f"{BASE}/p{i}") for i in range(3)])
     torn = path.read_bytes()[:-25]
     published = tmp_path / "torn.warc.gz"
     published.write_bytes(torn)
-    with pytest.raises(ArchiveError, match=r"torn\.warc\.gz cannot be read to its end"):
-        choose([published])
     part = tmp_path / "crashed.warc.gz.abcdef.part"
     part.write_bytes(torn)
-    with caplog.at_level(logging.WARNING):
-        selection = choose([part])
-    assert [e.record_id for e in selection.entries] == ids[:2]
-    assert part in selection.torn
-    assert "ends in a torn record" in caplog.text
+    for damaged, level, said in ((published, "ERROR", "is damaged"), (part, "WARNING", "ends in a torn record")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            selection = choose([damaged])
+        assert [e.record_id for e in selection.entries] == ids[:2]
+        assert damaged in selection.torn
+        [record] = [r for r in caplog.records if damaged.name in r.getMessage()]
+        assert record.levelname == level
+        assert said in record.getMessage()
     assert reader.complete_prefix(part).responses == 2
 
 
-def test_a_file_that_is_not_an_archive_is_an_error(tmp_path):
-    path = tmp_path / "notes.warc.gz"
-    path.write_bytes(gzip.compress(b"just some text\n"))
-    with pytest.raises(ArchiveError, match=r"notes\.warc\.gz"):
-        choose([path])
+def test_a_file_that_is_not_an_archive_is_reported_and_costs_no_other_file_its_pages(tmp_path, caplog):
+    good = tmp_path / "run.warc.gz"
+    _archive, ids = write_archive(good, [exchange(f"{BASE}/p{i}") for i in range(2)])
+    junk = tmp_path / "notes.warc.gz"
+    junk.write_bytes(gzip.compress(b"just some text\n\x00\xff binary\n"))
+    with caplog.at_level(logging.ERROR):
+        selection = choose([good, junk])
+    assert sorted(e.record_id for e in selection.entries) == sorted(ids)
+    assert list(selection.torn) == [junk]
+    [line] = [r.getMessage() for r in caplog.records if "notes.warc.gz" in r.getMessage()]
+    assert line.isprintable(), line
+    assert len(line) < 400, line
     with pytest.raises(ArchiveError, match="cannot read archive"):
         choose([tmp_path / "missing.warc.gz"])
 
