@@ -31,9 +31,10 @@ from .convert import LineSource, OldRows
 from .history import Events
 from .index import Key, Located, Progress, scan_run
 from .merge import Counts, NewRowsReader, chunks, in_order, materialize, plan
-from .output import ROW_GROUP_ROWS, Output, finish, read_package, recover, swap
+from .output import ROW_GROUP_ROWS, Output, finish, read_package
 from .runs import DatasetError, DatasetLockedError, RunRef, SchemaChangedError, as_run, ordered
 from .schema import HISTORY_STATUSES, arrow_schema
+from .versions import check_files, recover, swap
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,13 @@ def _build(
         lock = acquire(directory, lock_timeout)
     except LockHeldError as exc:
         raise DatasetLockedError(str(exc)) from None
+    except OSError as exc:  # a directory that cannot be written: one line, not a traceback
+        raise DatasetError(f"cannot lock the dataset {directory}: {exc.strerror or exc}") from None
     try:
-        recover(directory)
+        try:
+            recover(directory)
+        except OSError as exc:
+            raise DatasetError(f"cannot tidy the dataset {directory}: {exc.strerror or exc}") from None
         package = None if rebuild else read_package(directory)
         applied = [] if package is None else list(package["runs"])
         done = {entry["run_id"]: entry for entry in applied}
@@ -139,11 +145,12 @@ def _build(
             summary.history = package["resources"][1]["rows"]
             if package.get("state") and runs and str(runs[0].state) != package["state"]:
                 raise DatasetError(f"the dataset at {directory} follows state {package['state']}, not {runs[0].state}")
-            if not pending:
+            if not pending:  # nothing to do: say so only if the files are still the ones recorded
+                check_files(directory, package)
                 return summary
             _check_schema(directory)
-            last = max(applied, key=lambda entry: (entry["finished_at"], entry["run_id"]))
-            if pending[0].order <= (datetime.fromisoformat(last["finished_at"]), last["run_id"]):
+            last = max(applied, key=lambda entry: (entry["finished_at"], entry["run_id"]), default=None)
+            if last and pending[0].order <= (datetime.fromisoformat(last["finished_at"]), last["run_id"]):
                 raise DatasetError(
                     f"{pending[0].describe()} was committed before run {last['run_id']}, which the dataset has "
                     "applied: rebuild it (scrapy dataset --rebuild)"

@@ -191,30 +191,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _previous(directory: Path) -> Path:
-    return directory.parent / f".{directory.name}.previous"
-
-
-def swap(new: Path, directory: Path) -> None:
-    """Put *new* in *directory*'s place: the old one moves aside first and goes once the new one is there."""
-    previous = _previous(directory)
-    if previous.exists():
-        shutil.rmtree(previous)
-    if directory.exists():
-        os.rename(directory, previous)
-    os.rename(new, directory)
-    _fsync(directory.parent)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def recover(directory: Path) -> None:
-    """Undo a swap a crash cut in half: the dataset moved aside, the new one not yet in place."""
-    previous = _previous(directory)
-    if previous.exists() and not directory.exists():
-        logger.warning("Restoring %s from %s, left by an interrupted build", directory, previous)
-        os.rename(previous, directory)
-
-
 def read_package(directory: Path) -> dict[str, Any] | None:
     """The dataset's datapackage.json, or None where there is no dataset yet; DatasetError if it is not one."""
     if not directory.exists():

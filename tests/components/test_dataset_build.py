@@ -31,6 +31,7 @@ from carnegie_crawler.dataset import build as build_module
 from carnegie_crawler.dataset.runs import DatasetLockedError, SchemaChangedError
 from carnegie_crawler.dataset.schema import hf_features
 from carnegie_crawler.dataset.synthetic import iso, run_id_at, stub, write_run
+from carnegie_crawler.dataset.versions import current
 
 SITE = "https://carnegieendowment.org/posts"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -245,13 +246,11 @@ def test_rebuild_ignores_the_existing_files_and_swaps_in(tmp_path):
     assert summary.documents == 7
     update_dataset(tmp_path / "reference", runs.manifests)
     _same_dataset(target, tmp_path / "reference")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "data",
-        "dataset",
-        "dataset.lock",
-        "reference",
-        "reference.lock",
-    ]
+    shown = {p.name for p in tmp_path.iterdir() if ".version-" not in p.name}
+    assert shown == {"data", "dataset", "dataset.lock", "reference", "reference.lock"}
+    # Beside each dataset, only the version it shows (its link's target): the one it replaced is gone.
+    versions = sorted(p for p in tmp_path.iterdir() if ".version-" in p.name)
+    assert versions == sorted([current(target), current(tmp_path / "reference")])
 
 
 def test_building_twice_gives_equal_files(tmp_path, small_row_groups):
@@ -351,7 +350,7 @@ def test_a_run_that_does_not_match_its_manifest_is_refused(tmp_path, change):
         assert "does not match its manifest" in message
         assert "\n" not in message
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
-    assert not list(tmp_path.glob(".dataset.*"))
+    assert list(tmp_path.glob(".dataset.*")) == [current(target)]  # no building directory left
 
 
 def test_discovery_keeps_published_runs_of_the_state_in_commit_order(tmp_path):
@@ -401,17 +400,43 @@ def test_a_failed_build_leaves_the_dataset_as_it_was(tmp_path):
     with pytest.raises(DatasetError, match=r"records of run\(s\) .* do not fit the schema"):
         update_dataset(target, [bad], allow_gaps=True)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
-    assert not list(tmp_path.glob(".dataset.*"))
+    assert list(tmp_path.glob(".dataset.*")) == [current(target)]  # no building directory left
 
 
-def test_a_swap_cut_in_half_is_undone(tmp_path):
+def test_the_dataset_path_is_a_link_switched_in_one_step_and_a_killed_switch_is_mended(tmp_path):
     runs = scenario(tmp_path)
     target = tmp_path / "dataset"
     update_dataset(target, runs.manifests[:2])
-    target.rename(tmp_path / ".dataset.previous")  # a crash between the two renames
+    first = current(target)
+    assert target.is_symlink()
+    assert first is not None
+    assert (first / "datapackage.json").is_file()
+    update_dataset(target, runs.manifests[:3])
+    assert current(target) != first
+    assert not first.exists()  # the version the link left is gone
+    # A kill after the new version was made, before the link was switched: the link is missing, and
+    # a half-made link and an unused version lie beside it.
+    shown = current(target)
+    target.unlink()
+    (tmp_path / ".dataset.link-99999").symlink_to("nowhere")
+    (tmp_path / ".dataset.version-1").mkdir()
+    summary = update_dataset(target, runs.manifests)
+    assert summary.applied == [RunRef.from_manifest(m).run_id for m in runs.manifests[3:]]
+    assert sorted(p.name for p in tmp_path.glob(".dataset.*")) == [current(target).name]
+    assert shown != current(target)
+
+
+def test_a_dataset_directory_from_before_the_links_is_taken_over(tmp_path):
+    runs = scenario(tmp_path)
+    target = tmp_path / "dataset"
+    update_dataset(target, runs.manifests[:2])
+    version = current(target)
+    target.unlink()
+    version.rename(target)  # a real directory, as earlier releases made
     summary = update_dataset(target, runs.manifests)
     assert summary.applied == [RunRef.from_manifest(m).run_id for m in runs.manifests[2:]]
-    assert not (tmp_path / ".dataset.previous").exists()
+    assert target.is_symlink()
+    assert [p.name for p in tmp_path.glob(".dataset.*")] == [current(target).name]
 
 
 def test_a_directory_that_is_not_a_dataset_is_not_touched(tmp_path):
@@ -512,4 +537,4 @@ def test_a_full_disk_is_an_os_error_and_leaves_the_dataset_as_it_was(tmp_path, m
     with pytest.raises(OSError, match="No space left"):
         update_dataset(target, runs.manifests[1:])
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
-    assert not list(tmp_path.glob(".dataset.*"))
+    assert list(tmp_path.glob(".dataset.*")) == [current(target)]  # no building directory left

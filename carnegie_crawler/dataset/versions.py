@@ -1,0 +1,111 @@
+"""Which version of the dataset `CARNEGIE_DATASET` shows, switched in one step.
+
+The dataset path (`data/dataset`) is a symbolic link to a complete version, a sibling directory
+`.dataset.version-<ns>`. A build writes the new version beside it, then replaces the link with
+`os.replace`, which is atomic: a reader (or a process killed at any instant) sees the old version
+or the new one, whole, never a missing or half-swapped directory. Renaming directories cannot do
+that: the old one has to move aside before the new one can take its place. The version the link
+left is removed after the switch, and at the next build if a kill came first.
+
+A dataset directory from before the links (a real directory) is moved to a version and linked at
+its first update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .runs import DatasetError
+
+logger = logging.getLogger(__name__)
+
+
+def _versions(directory: Path) -> list[Path]:
+    return sorted(directory.parent.glob(f".{directory.name}.version-*"))
+
+
+def current(directory: Path) -> Path | None:
+    """The version directory the dataset path links to; None if it is no link."""
+    if not directory.is_symlink():
+        return None
+    return (directory.parent / os.readlink(directory)).absolute()
+
+
+def swap(new: Path, directory: Path) -> None:
+    """Make the dataset built in *new* the one *directory* shows, in one atomic step; the old one goes."""
+    version = directory.parent / f".{directory.name}.version-{time.time_ns()}"
+    os.rename(new, version)
+    _fsync_dir(directory.parent)
+    old = current(directory)
+    if directory.is_dir() and old is None:  # a real directory, from before the links: becomes a version
+        old = directory.parent / f".{directory.name}.version-0"
+        os.rename(directory, old)
+    link = directory.parent / f".{directory.name}.link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.symlink(version.name, link)  # relative, so the data directory can move
+    os.replace(link, directory)
+    _fsync_dir(directory.parent)
+    if old is not None and old != version:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(directory: Path) -> None:
+    """Under the dataset's lock, before a build: put back what a killed build or switch left.
+
+    The dataset path is made to show a version again if a kill left it missing, and versions the
+    link no longer shows (and half-made links) are removed.
+    """
+    legacy = directory.parent / f".{directory.name}.previous"  # the directory swap of earlier releases
+    if legacy.is_dir() and not os.path.lexists(directory):
+        logger.warning("Restoring %s from %s, left by an interrupted build", directory, legacy)
+        os.rename(legacy, directory)
+    versions = _versions(directory)
+    if not os.path.lexists(directory) and versions:
+        logger.warning("Linking %s to %s, left by an interrupted build", directory, versions[-1].name)
+        os.symlink(versions[-1].name, directory)
+    keep = current(directory)
+    for stale in versions:
+        if stale.absolute() != keep:
+            shutil.rmtree(stale, ignore_errors=True)
+    for link in directory.parent.glob(f".{directory.name}.link-*"):
+        link.unlink(missing_ok=True)
+    if legacy.exists():
+        shutil.rmtree(legacy, ignore_errors=True)
+
+
+def check_files(directory: Path, package: dict[str, Any]) -> None:
+    """DatasetError unless every file datapackage.json lists has the size and sha256 it records."""
+    for resource in package.get("resources", []):
+        path = directory / str(resource.get("path"))
+        try:
+            size = path.stat().st_size
+            same = size == resource.get("bytes") and f"sha256:{_sha256(path)}" == resource.get("hash")
+        except OSError as exc:
+            raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if not same:
+            raise DatasetError(
+                f"{path} is not the file datapackage.json describes (changed or damaged): "
+                "rebuild the dataset (scrapy dataset --rebuild)"
+            )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
