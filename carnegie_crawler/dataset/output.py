@@ -25,7 +25,10 @@ from .schema import arrow_schema, history_schema, schema_version
 
 logger = logging.getLogger(__name__)
 
-ROW_GROUP_ROWS = 2048  # documents per row group: about 20 MB in memory with 4-12 KB bodies
+# Documents per row group: about 10 MB in memory with 4-12 KB bodies. A build holds a few at once
+# (the one written, the one made), so this sets its memory; measured at 100,000 documents, 2,048
+# took 45 MB more and no less time.
+ROW_GROUP_ROWS = 1024
 # Columns with few distinct values get dictionary encoding; these (and everything under them) do not.
 _PLAIN = frozenset(
     {"url", "fetched_url", "title", "subtitle", "body", "content_hash", "crawled_at", "word_count", "related"}
@@ -63,7 +66,7 @@ class DocumentsWriter:
             write_statistics=[name for name in _STATISTICS if name in schema.names],
         )
         # Handed over one at a time (`write` waits for the chunk before to be written): each is a
-        # row group of about 20 MB, and a build holds the one being written and the one being made.
+        # row group (ROW_GROUP_ROWS), and a build holds the one being written and the one being made.
         self._queue: queue.Queue[pa.Table | None] = queue.Queue()
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dataset-writer", daemon=True)
