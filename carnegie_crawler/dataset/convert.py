@@ -122,7 +122,7 @@ class OldRows:
     def __init__(self, path: os.PathLike[str] | str, schema: pa.Schema) -> None:
         # No pre-buffering: for a batch reader it would read every row group's bytes ahead.
         self.file = pq.ParquetFile(path, pre_buffer=False)
-        self._keys = pq.ParquetFile(path)
+        self._keys = pq.ParquetFile(path, metadata=self.file.metadata)  # the footer parsed once
         self.schema = schema
         self.start = 0  # row number of the loaded batch's first row
         self.table: pa.Table | None = None
