@@ -149,8 +149,14 @@ def _build(
                 check_files(directory, package)
                 return summary
             _check_schema(directory)
-            last = max(applied, key=lambda entry: (entry["finished_at"], entry["run_id"]), default=None)
-            if last and pending[0].order <= (datetime.fromisoformat(last["finished_at"]), last["run_id"]):
+            last = applied[-1] if applied else None  # the runs are listed in the order they were applied
+            first = pending[0]
+            # A run that names the last applied one as its previous follows it, even within the same second.
+            if (
+                last
+                and first.previous_run_id != last["run_id"]
+                and first.order <= (datetime.fromisoformat(last["finished_at"]), last["run_id"])
+            ):
                 raise DatasetError(
                     f"{pending[0].describe()} was committed before run {last['run_id']}, which the dataset has "
                     "applied: rebuild it (scrapy dataset --rebuild)"

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -161,13 +162,35 @@ def as_run(run: RunRef | str | os.PathLike[str]) -> RunRef:
 
 
 def ordered(runs: Iterable[RunRef]) -> list[RunRef]:
-    """*runs* in commit order, each once; two manifests claiming one run id are refused."""
+    """*runs* in commit order, each once; two manifests claiming one run id are refused.
+
+    By finish time, which a manifest gives to the second: runs that finish within one second (quick
+    re-extractions, one after the other) are put in the order their previous_run_id links say.
+    """
     by_id: dict[str, RunRef] = {}
     for run in runs:
         other = by_id.setdefault(run.run_id, run)
         if other.manifest != run.manifest:
             raise DatasetError(f"run {run.run_id} has two manifests: {other.manifest} and {run.manifest}")
-    return sorted(by_id.values(), key=lambda run: run.order)
+    result: list[RunRef] = []
+    for _, same_second in groupby(sorted(by_id.values(), key=lambda run: run.order), key=lambda run: run.order[0]):
+        result += _chained(list(same_second))
+    return result
+
+
+def _chained(runs: list[RunRef]) -> list[RunRef]:
+    """*runs* (in run id order) with each run after the one it names as previous, where that is among them."""
+    ids = {run.run_id for run in runs}
+    following = {run.previous_run_id: run for run in runs if run.previous_run_id in ids}
+    result: list[RunRef] = []
+    for head in runs:
+        if head.previous_run_id in ids:
+            continue  # placed after its previous run
+        run: RunRef | None = head
+        while run is not None and run not in result:
+            result.append(run)
+            run = following.get(run.run_id)
+    return result + [run for run in runs if run not in result]  # a loop of links: as they came
 
 
 def discover_runs(

@@ -15,8 +15,17 @@ from carnegie_crawler.dataset import DatasetError, RunRef, discover_runs, rebuil
 from carnegie_crawler.dataset import build as build_module
 from carnegie_crawler.dataset import convert as convert_module
 from carnegie_crawler.dataset import history as history_module
-from carnegie_crawler.dataset.synthetic import stub
-from tests.components.test_dataset_build import SITE, Runs, _same_dataset, full_run, history, keys, scenario
+from carnegie_crawler.dataset.synthetic import stub, write_run
+from tests.components.test_dataset_build import (
+    SITE,
+    Runs,
+    _same_dataset,
+    documents,
+    full_run,
+    history,
+    keys,
+    scenario,
+)
 
 
 @pytest.fixture
@@ -138,3 +147,34 @@ def test_building_and_updating_do_not_import_pandas(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert pq.read_metadata(tmp_path / "dataset" / "documents.parquet").num_rows == 7
+
+
+def test_runs_finished_within_one_second_keep_the_order_of_their_links(tmp_path):
+    """A manifest's finish time has whole seconds: quick runs one after the other share one."""
+    data, state = tmp_path / "data", tmp_path / "state.sqlite3"
+    # Committed in this order; their run ids sort otherwise.
+    ids = [f"reextract-2026-11-02T00-00-00-{token}" for token in ("c0ffee", "0ddba1", "5eed00")]
+    manifests, previous = [], None
+    for number, run_id in enumerate(ids):
+        status = "updated" if number else "new"
+        record = stub(f"{SITE}/a", "en", run_id, "2026-11-02T00:00:00Z", status, title=f"version {number}")
+        manifests.append(
+            write_run(
+                data,
+                run_id,
+                [record],
+                state=state,
+                started_at="2026-11-02T00:00:00Z",
+                finished_at="2026-11-02T00:00:00Z",
+                previous_run_id=previous,
+                mode="incremental" if number else "full",
+            )
+        )
+        previous = run_id
+    assert [run.run_id for run in discover_runs([data], state)] == ids
+    for manifest in manifests:  # as the end of each run does
+        update_dataset(tmp_path / "incremental", [manifest])
+    rebuild_dataset(tmp_path / "rebuilt", discover_runs([data], state))
+    _same_dataset(tmp_path / "incremental", tmp_path / "rebuilt")
+    assert documents(tmp_path / "rebuilt").column("title").to_pylist() == ["version 2"]
+    assert [row[2] for row in history(tmp_path / "rebuilt")] == ["new", "updated", "updated"]
