@@ -34,7 +34,7 @@ from .merge import Counts, NewRowsReader, chunks, in_order, materialize, plan
 from .output import ROW_GROUP_ROWS, Output, finish, read_package
 from .runs import DatasetError, DatasetLockedError, RunRef, SchemaChangedError, as_run, ordered
 from .schema import HISTORY_STATUSES, arrow_schema
-from .versions import check_files, recover, swap
+from .versions import check_files, dataset_path, recover, swap
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ def _build(
     states = {run.state for run in runs}
     if len(states) > 1:
         raise DatasetError(f"the runs belong to different state files: {', '.join(sorted(map(str, states)))}")
+    directory = dataset_path(directory)
     try:
         lock = acquire(directory, lock_timeout)
     except LockHeldError as exc:

@@ -31,10 +31,23 @@ def _versions(directory: Path) -> list[Path]:
 
 
 def current(directory: Path) -> Path | None:
-    """The version directory the dataset path links to; None if it is no link."""
+    """The version directory the dataset path links to; None if it is no link of ours."""
     if not directory.is_symlink():
         return None
-    return (directory.parent / os.readlink(directory)).absolute()
+    target = os.readlink(directory)
+    if "/" in target or os.sep in target or not target.startswith(f".{directory.name}.version-"):
+        return None  # a link the user made, to a directory elsewhere
+    return (directory.parent / target).absolute()
+
+
+def dataset_path(directory: Path) -> Path:
+    """Where the dataset's versions live: *directory*, or, if the user made it a link to a directory
+    elsewhere (another disk), that directory; its own links are followed, ours are not."""
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        if not directory.is_symlink() or current(directory) is not None:
+            break
+        directory = directory.parent / os.readlink(directory)  # an absolute target replaces the parent
+    return directory
 
 
 def swap(new: Path, directory: Path) -> None:

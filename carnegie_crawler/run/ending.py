@@ -213,14 +213,16 @@ class RunEnding:
         assert self.files is not None
         self.files.unpublish()
         self.removed = []
-        if self.files.manifest_file is not None:
-            self.files.manifest_file.part.unlink(missing_ok=True)
+        part = self.files.manifest_file.part if self.files.manifest_file is not None else None
+        if part is not None:
+            part.unlink(missing_ok=True)
         if self.manifest_written:
+            # At the manifest's path, unless `unpublish` just put an earlier run's manifest back there
+            # (fixed names): it vouches for the output that came back, so this one goes beside it.
+            target = part if part is not None and self.manifest_path and self.manifest_path.exists() else None
             try:
-                self._write_manifest(reason, health, published=False)
-            except Exception:
-                if self.manifest_path is not None:
-                    self.manifest_path.unlink(missing_ok=True)
+                self._write_manifest(reason, health, published=False, path=target)
+            except Exception:  # written atomically: nothing of it is left
                 self.manifest_written = False
         if self.store is not None:
             try:
@@ -255,7 +257,7 @@ class RunEnding:
             "Run paused: run again with the same JOBDIR to resume", self._items(), self._seconds(), where
         )
 
-    def _write_manifest(self, reason: str, health: Health, published: bool) -> None:
+    def _write_manifest(self, reason: str, health: Health, published: bool, path: Path | None = None) -> None:
         if self.manifest_path is None:
             return
         stats = self.crawler.stats
@@ -263,7 +265,7 @@ class RunEnding:
         manifest = build_manifest(self, reason, health, published, stats.get_stats())
         # Published: to its part file, which `RunFiles.publish` renames into place before the output.
         part = self.files.manifest_file.part if published and self.files and self.files.manifest_file else None
-        write_json(part or self.manifest_path, manifest)
+        write_json(path or part or self.manifest_path, manifest)
         self.manifest_written = True
         self._set_stat("carnegie/manifest/path", str(self.manifest_path))
 

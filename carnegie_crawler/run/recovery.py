@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import state_error
+from .errors import StateError, state_error
 from .store import Removal, StateStore
 
 logger = logging.getLogger(__name__)
@@ -43,8 +43,10 @@ class Pending:
 def begin(store: StateStore, pending: Pending) -> None:
     """Note, durably, what the run is about to publish; its staged rows are written first."""
     store.flush()
-    files = json.dumps([[str(part), str(path)] for part, path in pending.files])
-    row = (pending.run_id, pending.started_at, pending.output, pending.emitted, _text(pending.manifest), files)
+    # Absolute: the next run may start in another directory.
+    files = json.dumps([[str(part.absolute()), str(path.absolute())] for part, path in pending.files])
+    manifest = _text(pending.manifest.absolute() if pending.manifest else None)
+    row = (pending.run_id, pending.started_at, pending.output, pending.emitted, manifest, files)
     try:
         with store.transaction(immediate=True) as db:
             db.execute("INSERT OR REPLACE INTO publishing VALUES (?, ?, ?, ?, ?, ?)", row)
@@ -68,7 +70,18 @@ def recover(store: StateStore) -> list[str]:
             found = db.execute("SELECT * FROM publishing ORDER BY run_id").fetchall()
     except (sqlite3.Error, OSError) as exc:
         raise state_error(store.path, exc, "reading publishing notes") from None
-    return [_recover_one(store, _pending(row)) for row in found]
+    notes = []
+    for row in found:
+        pending = _pending(row)
+        try:
+            notes.append(_recover_one(store, pending))
+        except OSError as exc:  # one line, and every later run says the same until it is fixed
+            raise StateError(
+                f"cannot finish or take back run {pending.run_id}, cut short while publishing: "
+                f"{exc.strerror or exc} ({exc.filename})",
+                "io",
+            ) from None
+    return notes
 
 
 def _recover_one(store: StateStore, pending: Pending) -> str:
@@ -77,11 +90,20 @@ def _recover_one(store: StateStore, pending: Pending) -> str:
     if manifest is not None and manifest.get("run_id") == pending.run_id and manifest.get("published") and in_place:
         removed = [_removal(gone) for gone in manifest.get("removed") or []]
         count = store.commit_run(pending.run_id, pending.started_at, pending.output, pending.emitted, removed=removed)
+        for part, _ in pending.files:  # what `RunFiles.settle` would have done
+            _previous(part).unlink(missing_ok=True)
         return (
             f"Run {pending.run_id} was cut short after publishing, before its state commit: "
             f"committed it now ({count} document(s); manifest {pending.manifest})"
         )
     for part, path in reversed(pending.files):  # the manifest, published first, goes back last
+        if path == pending.manifest and not _published_by(path, pending.run_id):
+            # Not this run's published manifest (never written, an earlier run's at a fixed name, or
+            # this run's unpublished one): it stays; a hard link publish made to it goes.
+            previous = _previous(part)
+            if previous.exists() and path.exists() and os.path.samefile(previous, path):
+                previous.unlink()
+            continue
         _take_back(part, path)
     store.drop_run(pending.run_id)
     end(store, pending.run_id)
@@ -89,9 +111,18 @@ def _recover_one(store: StateStore, pending: Pending) -> str:
     return f"Run {pending.run_id} was cut short while publishing: taken back, nothing of it committed (kept: {kept})"
 
 
+def _previous(part: Path) -> Path:
+    return part.with_name(part.name + ".previous")  # as `PartFile.publish` names it
+
+
+def _published_by(manifest: Path, run_id: str) -> bool:
+    found = _read_manifest(manifest)
+    return found is not None and found.get("run_id") == run_id and found.get("published") is True
+
+
 def _take_back(part: Path, path: Path) -> None:
     """`PartFile.unpublish` for a run that is gone: the file back to its part name, a replaced file restored."""
-    previous = part.with_name(part.name + ".previous")
+    previous = _previous(part)
     if path.exists() and not part.exists():
         os.replace(path, part)
     if previous.exists():

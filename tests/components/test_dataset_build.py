@@ -538,3 +538,20 @@ def test_a_full_disk_is_an_os_error_and_leaves_the_dataset_as_it_was(tmp_path, m
         update_dataset(target, runs.manifests[1:])
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert list(tmp_path.glob(".dataset.*")) == [current(target)]  # no building directory left
+
+
+def test_a_dataset_path_the_user_linked_elsewhere_is_followed_and_its_target_kept(tmp_path):
+    runs = scenario(tmp_path)
+    elsewhere = tmp_path / "big-disk" / "dataset"
+    elsewhere.parent.mkdir()
+    link = tmp_path / "dataset"
+    link.symlink_to(elsewhere)
+    update_dataset(link, runs.manifests[:2])
+    update_dataset(link, runs.manifests)
+    assert link.is_symlink()
+    assert link.readlink() == elsewhere  # the user's link is left as it was
+    assert (link / "datapackage.json").is_file()
+    assert current(elsewhere) is not None  # the versions live beside the directory it points to
+    assert current(elsewhere).parent == elsewhere.parent
+    update_dataset(tmp_path / "reference", runs.manifests)
+    _same_dataset(link, tmp_path / "reference")

@@ -7,6 +7,7 @@ finishes the killed run's commit when its manifest says published, and takes the
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.e2e.faults import (
     check_manifest,
     crawl_args,
     documents_in_state,
+    env,
     run,
     urls,
     whole_json_lines,
@@ -35,8 +37,15 @@ from carnegie_crawler.run.store import StateStore
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
+def no_space(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
 if sys.argv[1] == "commit":
     StateStore.commit_run = die
+elif sys.argv[1] == "commit-fails":
+    StateStore.commit_run = no_space
+elif sys.argv[1] == "removals":  # before the manifest is written
+    StateStore.find_removals = die
 elif sys.argv[1] == "publish":
     RunFiles.publish = die
 else:
@@ -134,3 +143,45 @@ def test_a_run_killed_while_publishing_over_fixed_names_gives_the_old_files_back
     assert manifest.read_bytes() == vouched
     assert check_manifest(manifest)["published"] is True
     assert "was cut short while publishing: taken back" in third.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("at", ["removals", "commit-fails"])
+def test_an_earlier_runs_manifest_at_a_fixed_name_survives_a_run_that_did_not_publish(site_server, tmp_path, at):
+    """Killed before its manifest was written, or its commit failed and was undone: the earlier run's
+    output and the manifest that vouches for it stay as they were."""
+    state, fixed = tmp_path / "state.sqlite3", tmp_path / "run1" / "items.jsonl"
+    manifest = fixed.with_name("items.manifest.json")
+    assert run(crawl_args(site_server, tmp_path / "run1", output=fixed, state=state)).returncode == 0
+    before, vouched = fixed.read_bytes(), manifest.read_bytes()
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER, encoding="utf-8")
+    args = crawl_args(site_server, tmp_path / "run1", "-a", "incremental=false", output=fixed, state=state)
+    second = run(args, prefix=[sys.executable, str(script), at])
+    assert second.returncode == (-9 if at == "removals" else 1), second.stderr[-2000:]
+    third = run(crawl_args(site_server, tmp_path / "run3", output=tmp_path / "run3" / "items.jsonl", state=state))
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert fixed.read_bytes() == before
+    assert manifest.read_bytes() == vouched
+    assert check_manifest(manifest)["published"] is True
+
+
+@pytest.mark.e2e
+def test_a_run_killed_after_publishing_is_committed_by_a_next_run_started_elsewhere(site_server, tmp_path):
+    """The note names its files by absolute path: relative settings resolve against the first run's directory."""
+    state = tmp_path / "state.sqlite3"
+    out = tmp_path / "run1"
+    out.mkdir()
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER, encoding="utf-8")
+    relative = crawl_args(site_server, out, output="run1/%(run_id)s.jsonl", state=state)
+    project = env() | {"SCRAPY_SETTINGS_MODULE": "carnegie_crawler.settings"}  # run outside the checkout
+    killed = subprocess.run([sys.executable, str(script), "commit", *relative], cwd=tmp_path, env=project,
+                            capture_output=True, text=True, timeout=90, check=False)  # fmt: skip
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    second = run(crawl_args(site_server, tmp_path / "run2", "-a", "incremental=true", state=state,
+                            output=tmp_path / "run2" / "%(run_id)s.jsonl"))  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "was cut short after publishing" in second.stderr
+    [again] = sorted((tmp_path / "run2").glob("*.jsonl"))
+    assert "new" not in {record["crawl_status"] for record in whole_json_lines(again)}
