@@ -183,10 +183,11 @@ def finish(out: Output, runs: list[dict[str, Any]], state: str | None) -> None:
     )
     (out.path / PACKAGE).write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for name in ("documents.parquet", "history.parquet", "README.md", PACKAGE):
-        _fsync(out.path / name)
+        fsync_path(out.path / name)
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory by its path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

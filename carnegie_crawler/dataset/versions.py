@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .output import fsync_path
 from .runs import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def swap(new: Path, directory: Path) -> None:
     """Make the dataset built in *new* the one *directory* shows, in one atomic step; the old one goes."""
     version = directory.parent / f".{directory.name}.version-{time.time_ns()}"
     os.rename(new, version)
-    _fsync_dir(directory.parent)
+    fsync_path(directory.parent)
     old = current(directory)
     if directory.is_dir() and old is None:  # a real directory, from before the links: becomes a version
         old = directory.parent / f".{directory.name}.version-0"
@@ -63,7 +64,7 @@ def swap(new: Path, directory: Path) -> None:
     link.unlink(missing_ok=True)
     os.symlink(version.name, link)  # relative, so the data directory can move
     os.replace(link, directory)
-    _fsync_dir(directory.parent)
+    fsync_path(directory.parent)
     if old is not None and old != version:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -114,11 +115,3 @@ def _sha256(path: Path) -> str:
         while chunk := fh.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

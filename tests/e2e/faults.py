@@ -253,3 +253,14 @@ def add_cards(root: Path, count: int) -> None:
 
 def extra_requests(server: SiteServer) -> int:
     return sum(1 for r in server.site.requests if r.startswith(EXTRA))
+
+
+def file_size_limit(limit: int) -> list[str]:
+    """A prefix that runs scrapy with RLIMIT_FSIZE (a full disk for any file that grows past `limit`)."""
+    return [
+        sys.executable, "-c",
+        "import os, resource, signal, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'scrapy', *sys.argv[1:]])\n",
+    ]  # fmt: skip

@@ -45,11 +45,13 @@ from tests.e2e.faults import (
     LOG_RECORD,
     REPO,
     SITE,
+    Crawl,
     check_manifest,
     copy_site,
     documents_in_state,
     edit,
     env,
+    file_size_limit,
     last_message,
     start_urls,
     wait_until,
@@ -95,17 +97,6 @@ def killed_at(directory: Path, nth: int, when: str) -> dict[str, str]:
     return {"KILL_MATCH": f"{directory}{os.sep}", "KILL_NTH": str(nth), "KILL_WHEN": when}
 
 
-def file_size_limit(limit: int) -> list[str]:
-    """A prefix that runs scrapy with RLIMIT_FSIZE (a full disk for any file that grows past `limit`)."""
-    return [
-        sys.executable, "-c",
-        "import os, resource, signal, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "os.execv(sys.executable, [sys.executable, '-m', 'scrapy', *sys.argv[1:]])\n",
-    ]  # fmt: skip
-
-
 # ---------------------------------------------------------------------------------------------- processes
 
 
@@ -119,7 +110,7 @@ def scrapy(
     )  # fmt: skip
 
 
-class Proc:
+class Proc(Crawl):
     """A scrapy process in the background, in its own session; stdout and stderr in two files."""
 
     def __init__(
@@ -141,20 +132,12 @@ class Proc:
     def stdout(self) -> str:
         return self.out_path.read_text(encoding="utf-8", errors="replace")
 
-    def running(self) -> bool:
-        return self.process.poll() is None
+    @property
+    def log(self) -> str:  # what Crawl.wait shows when the process does not end
+        return self.stderr
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def wait(self, timeout: float = 90) -> int:
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError(f"did not end within {timeout} s:\n{self.stderr[-3000:]}") from None
+        self.kill_group()
 
     def reap(self) -> None:
         """Kill the process and anything it left behind (pool workers of a killed run)."""
@@ -202,6 +185,15 @@ def one_error_line(result: subprocess.CompletedProcess[str] | Proc, *fragments: 
     for fragment in fragments:
         assert fragment in stderr, f"{fragment!r} not in {stderr!r}"
     return stderr
+
+
+def ended_or_locked(procs: tuple[Proc, Proc], codes: tuple[int, int], *fragments: str) -> None:
+    """Two processes at once: each ended cleanly (0) or was locked out in one `Error:` line (3)."""
+    for proc, code in zip(procs, codes, strict=True):
+        no_traceback(proc.stderr)
+        assert code in (0, 3), f"exit {code}:\n{proc.stderr[-3000:]}"
+        if code == 3:
+            one_error_line(proc, *fragments)
 
 
 def problems_in_log(log: str) -> list[str]:
@@ -528,11 +520,7 @@ def test_two_scrapy_dataset_at_once_both_end_cleanly_and_agree_with_the_rebuild(
     ):
         codes = first.wait(60), second.wait(60)
         both = first, second
-    for proc, code in zip(both, codes, strict=True):
-        no_traceback(proc.stderr)
-        assert code in (0, 3), f"exit {code}:\n{proc.stderr[-3000:]}"
-        if code == 3:
-            one_error_line(proc)
+    ended_or_locked(both, codes)
     assert 0 in codes, codes
     dataset = tmp_path / "ds" / "dataset"
     same_dataset(dataset, published.reference)
@@ -938,11 +926,7 @@ def test_two_reextractions_at_once_serialise_or_lock_and_publish_each_document_o
     with background(args, tmp_path / "a.log") as first, background(args, tmp_path / "b.log") as second:
         codes = first.wait(90), second.wait(90)
         both = first, second
-    for proc, code in zip(both, codes, strict=True):
-        no_traceback(proc.stderr)
-        assert code in (0, 3), f"exit {code}:\n{proc.stderr[-3000:]}"
-        if code == 3:
-            one_error_line(proc, "another run")
+    ended_or_locked(both, codes, "another run")
     assert 0 in codes
     runs = run_outputs(tmp_path, "reextract")
     assert len(runs) == codes.count(0)

@@ -4,7 +4,6 @@ nothing, commits nothing, and keeps whole lines in its part file."""
 from __future__ import annotations
 
 import shutil
-import sys
 
 import pytest
 
@@ -18,6 +17,7 @@ from tests.e2e.faults import (
     described_file,
     documents_in_state,
     edit,
+    file_size_limit,
     last_message,
     lines_in_parts,
     part_files,
@@ -90,13 +90,7 @@ def test_a_full_disk_mid_run_leaves_only_whole_lines_and_fails_the_run(tmp_path)
     assert pad_bodies(root, 400_000) >= 4
     limit = 1_000_000  # the output crosses it at about the third padded page; the state stays far below
     out = tmp_path / "run"
-    wrapper = [
-        sys.executable, "-c",
-        "import os, resource, signal, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "os.execv(sys.executable, [sys.executable, '-m', 'scrapy', *sys.argv[1:]])\n",
-    ]  # fmt: skip
+    wrapper = file_size_limit(limit)
     with SiteServer(root) as server:
         result = run(crawl_args(server, out), prefix=wrapper, timeout=120)
     assert result.returncode == 1, result.stderr[-3000:]
