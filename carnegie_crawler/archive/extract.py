@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 
 from scrapy.http import Response, TextResponse
 
@@ -67,6 +70,12 @@ def extract_batch(entries: Sequence[ArchivedResponse]) -> list[Outcome]:
     return outcomes
 
 
+def _in_worker(entries: Sequence[ArchivedResponse]) -> tuple[list[Outcome], int, float]:
+    """`extract_batch` in a worker, with the worker's process id and CPU seconds so far: a fork server's workers
+    are not the run's children, so no resource count of the run's process includes them."""
+    return extract_batch(entries), os.getpid(), time.process_time()
+
+
 def _extract_one(reader: ArchiveReader, entry: ArchivedResponse) -> Outcome:
     response = reader.read(entry)
     if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
@@ -106,12 +115,26 @@ class BatchPool:
         self.in_workers = 0  # pages extracted by a worker...
         self.in_process = 0  # ...and here
         self._executors: list[ProcessPoolExecutor] = []
+        self._context: BaseContext | None = None
+        self._cpu: dict[int, float] = {}  # each worker's CPU seconds, as of its last batch
+
+    @property
+    def worker_cpu(self) -> float:
+        """CPU seconds the workers spent, up to their last batch (the fork server's imports not included)."""
+        return sum(self._cpu.values())
+
+    def prepare(self) -> None:
+        """Start the fork server now, as early in the run as can be: it imports what the workers need while
+        the run starts, so the workers that `start` forks from it later are ready at once."""
+        if self.size > 0 and self._context is None:
+            self._context = process_pool.forkserver([__name__])
 
     def start(self) -> None:
         if self.size <= 0 or self.executor is not None or self.crashes >= MAX_CRASHES:
             return
+        self.prepare()
         try:
-            executor = ProcessPoolExecutor(self.size, mp_context=process_pool._SPAWN, initializer=_start_worker)
+            executor = ProcessPoolExecutor(self.size, mp_context=self._context, initializer=_start_worker)
         except OSError as exc:  # no processes to be had
             logger.warning("Could not start re-extraction workers (%s): extracting in this process", exc)
             return
@@ -124,10 +147,11 @@ class BatchPool:
         executor = self.executor
         if executor is not None:
             try:
-                outcomes = await asyncio.get_running_loop().run_in_executor(executor, extract_batch, entries)
+                outcomes, pid, cpu = await asyncio.get_running_loop().run_in_executor(executor, _in_worker, entries)
             except BrokenProcessPool as exc:
                 self._broken(executor, exc)
             else:
+                self._cpu[pid] = cpu
                 self.in_workers += len(entries)
                 for outcome in outcomes:
                     if isinstance(outcome, Extracted):

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import signal as signal_module
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,8 @@ def test_a_process_pool_and_this_process_give_the_items_the_crawl_gave(tmp_path,
         assert stats["carnegie/reextract/responses"] == len(fixture_cases()) + 5
         key = "carnegie/extraction/in_workers" if workers > 1 else "carnegie/extraction/in_process"
         assert stats[key] == len(fixture_cases())
+        if workers > 1:
+            assert stats["carnegie/reextract/worker_cpu_seconds"] > 0
         assert "downloader/request_count" not in stats, "no request, not even robots.txt"
         owner = owner_of(crawler)
         assert owner is not None
@@ -265,3 +269,32 @@ def test_a_worker_that_dies_costs_no_page(tmp_path, archive_dir, caplog):
         assert pool.in_workers == 2 * len(entries)
     finally:
         yield deferred_from_coro(pool.close())
+
+
+KILLED_RUN = """
+import asyncio, os, signal
+from carnegie_crawler.archive.extract import BatchPool
+
+async def main():
+    pool = BatchPool(2)
+    pool.start()
+    parent = await asyncio.get_running_loop().run_in_executor(pool.executor, os.getppid)
+    print(os.getpid(), parent, *pool.executor._processes, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def test_the_workers_are_forked_by_a_fork_server_and_end_with_a_run_that_is_killed():
+    """SIGKILL (or the OOM killer) gives the run no chance to stop its workers: they, and the fork server they
+    were forked from (not the run: a fresh interpreter), stop themselves."""
+    with subprocess.Popen([sys.executable, "-c", KILLED_RUN], stdout=subprocess.PIPE, text=True) as run:
+        assert run.stdout is not None
+        me, parent, *workers = (int(pid) for pid in run.stdout.readline().split())
+        assert len(workers) == 2
+        assert parent != me, "forked by the fork server"
+        # The workers and the server share the run's stdout: it reaches its end once they have all exited.
+        out, _ = run.communicate(timeout=30)
+    assert run.returncode == -signal_module.SIGKILL
+    assert out == ""
