@@ -271,6 +271,23 @@ def test_a_worker_that_dies_costs_no_page(tmp_path, archive_dir, caplog):
         yield deferred_from_coro(pool.close())
 
 
+@pytest_twisted.inlineCallbacks
+def test_a_run_that_fetches_nothing_loads_nothing_to_fetch_with(tmp_path, archive_dir):
+    """Scrapy's handlers, downloader and spider middlewares and network consoles are left out: not one of
+    them is imported (the point: a faster start), and without a handler no request could be made."""
+    crawler, items, _ = yield reextract(settings_for(tmp_path, archive_dir), workers="1")
+    assert items
+    settings = crawler.settings
+    assert dict(settings.getwithbase("DOWNLOAD_HANDLERS")) == {}
+    for name in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES"):
+        enabled = [path for path, order in settings.getwithbase(name).items() if order is not None]
+        assert not [path for path in enabled if path.startswith("scrapy.")], name
+    extensions = settings.getwithbase("EXTENSIONS")
+    assert "scrapy.extensions.remote_control.RemoteControl" not in extensions
+    assert "scrapy.extensions.telnet.TelnetConsole" not in extensions
+    assert "carnegie_crawler.run.owner.RunOwner" in extensions, "the project's own are kept"
+
+
 KILLED_RUN = """
 import asyncio, os, signal
 from carnegie_crawler.archive.extract import BatchPool
