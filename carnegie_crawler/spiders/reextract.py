@@ -7,11 +7,10 @@ yielding the items straight from `start()`. They go through every pipeline, so t
 run like any other: JSON Lines, rejects, manifest, `crawl_status` against the state.
 
 Extraction is CPU-bound: a pool of worker processes (`archive.extract.BatchPool`: the standard
-library's, forked from a fork server) takes the pages in small batches, reading
+library's, forked from a fork server) takes the pages in small batches (`archive.batches`), reading
 them from the archive itself, one process per core by default; `workers=1` extracts in this
-process. At most two batches per worker are in flight, and items leave in the archive's order
-(so a duplicate is dropped as the crawl dropped it). A page that fails to extract is counted
-(`carnegie/reextract/failed`) and logged, never fatal.
+process. Items leave in the archive's order (so a duplicate is dropped as the crawl dropped it).
+A page that fails to extract is counted (`carnegie/reextract/failed`) and logged, never fatal.
 
 This process runs Scrapy's item path and every pipeline, so it does nothing else it need not: the
 workers' fork server imports while Scrapy opens the run, the pool starts while the index is read,
@@ -22,8 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -36,6 +34,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.settings import BaseSettings
 
+from ..archive.batches import Batch, Batches, skip_reason
 from ..archive.extract import BatchPool, Extracted, Failed, Outcome, Skipped
 from ..archive.reader import (
     ARCHIVE_SUFFIX,
@@ -48,13 +47,10 @@ from ..archive.reader import (
 )
 from ..items import Publication
 from ..run.owner import RunOwner, owner_of
-from ..urls import is_publication_url
 from .arguments import SpiderArgumentError
 
 DEFAULT_ARCHIVE = "data/archive"
 NAMES = ("archives", "since", "until", "workers")
-BATCH_SIZE = 32  # pages a worker takes at a time (archive/extract.py says why)
-BATCHES_PER_WORKER = 2  # in a worker's hands at once: one busy, the next waiting
 # Scrapy's components for fetching, dropped (a spider that fetches nothing): Scrapy imports every component
 # it is given, a disabled one included, and these import aiohttp (remote control), TLS (the HTTP handlers,
 # through the retry middleware too) and tldextract (cookies). Measured on the benchmark box, a 40-page
@@ -206,23 +202,35 @@ class ReextractSpider(scrapy.Spider):
         return owner_of(self.crawler)
 
     async def start(self) -> AsyncIterator[Any]:
+        pool = self.pool
+        assert pool is not None
+        batches = Batches(pool)
+        try:
+            try:
+                paths = resolve_archives(self.arguments, self.settings)
+                # In a thread, so the reactor keeps turning (log stats, signals); and submitted before the pool
+                # starts, which waits for the fork server's imports (0.3 s into a 0.4 s index read, on the
+                # benchmark box): both go on at once.
+                index = asyncio.get_running_loop().run_in_executor(
+                    None, choose, paths, self.arguments.since, self.arguments.until
+                )
+                pool.start()
+                selection: Selection = await index
+            except (SpiderArgumentError, ArchiveError) as exc:
+                self.logger.error("%s", exc)
+                raise CloseSpider("archive_error") from None
+            self._count(selection)
+            async with aclosing(batches.outcomes(self._wanted(selection.entries, batches.size))) as done:
+                async for batch, outcomes in done:
+                    for item in self._items(batch, outcomes):
+                        yield item
+        finally:  # also when the spider closes early: what is still in flight is not waited for
+            batches.cancel()
+            await self._close_pool()
+
+    def _count(self, selection: Selection) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        assert self.pool is not None
-        try:
-            paths = resolve_archives(self.arguments, self.settings)
-            # In a thread, so the reactor keeps turning (log stats, signals); and submitted before the pool
-            # starts, which waits for the fork server's imports (0.3 s into a 0.4 s index read, on the
-            # benchmark box): both go on at once.
-            index = asyncio.get_running_loop().run_in_executor(
-                None, choose, paths, self.arguments.since, self.arguments.until
-            )
-            self.pool.start()
-            selection: Selection = await index
-        except (SpiderArgumentError, ArchiveError) as exc:
-            self.logger.error("%s", exc)
-            await self._close_pool()
-            raise CloseSpider("archive_error") from None
         stats.set_value("carnegie/reextract/archives", len(selection.files))
         # The run's health asks for a fetched start page: here, an archive read.
         stats.set_value("carnegie/start_pages/fetched", len(selection.files))
@@ -235,64 +243,27 @@ class ReextractSpider(scrapy.Spider):
             len(selection.files), selection.responses, selection.in_range, len(selection.entries),
             f"{self.arguments.workers} processes" if self.arguments.workers > 1 else "in this process",
         )  # fmt: skip
-        pending: deque[tuple[list[ArchivedResponse], asyncio.Future[list[Outcome]]]] = deque()
-        try:
-            async with aclosing(self._extracted(selection.entries, pending)) as items:
-                async for item in items:
-                    yield item
-        finally:
-            for _, task in pending:  # the spider closed early: what is left is not waited for
-                task.cancel()
-            await self._close_pool()
 
-    async def _extracted(
-        self, entries: list[ArchivedResponse], pending: deque[tuple[list[ArchivedResponse], asyncio.Future[Any]]]
-    ) -> AsyncGenerator[Publication, None]:
-        """The items of *entries*, in their order: BATCHES_PER_WORKER batches in each worker's hands at most,
-        so memory stays flat; whatever batch a worker finishes first, items leave in the archive's order."""
-        pool = self.pool
-        assert pool is not None
-        limit = max(1, pool.size) * BATCHES_PER_WORKER
-        for batch in self._batches(entries):
-            pending.append((batch, asyncio.ensure_future(pool.extract(batch))))
-            while len(pending) >= limit:
-                for item in await self._finish(*pending.popleft()):
-                    yield item
-        while pending:
-            for item in await self._finish(*pending.popleft()):
-                yield item
-
-    def _batches(self, entries: list[ArchivedResponse]) -> Iterator[list[ArchivedResponse]]:
-        batch: list[ArchivedResponse] = []
+    def _wanted(self, entries: list[ArchivedResponse], size: int) -> Iterator[Batch]:
+        """The publication pages' successful responses, in batches; anything else is counted and left."""
+        stats = self.crawler.stats
+        assert stats is not None
+        batch: Batch = []
         for entry in entries:
-            if self._wanted(entry):
-                batch.append(entry)
-                if len(batch) == BATCH_SIZE:
-                    yield batch
-                    batch = []
+            if (reason := skip_reason(entry)) is not None:
+                stats.inc_value(f"carnegie/reextract/skipped/{reason}")
+                continue
+            batch.append(entry)
+            if len(batch) == size:
+                yield batch
+                batch = []
         if batch:
             yield batch
 
-    def _wanted(self, entry: ArchivedResponse) -> bool:
-        """A publication page's successful response; anything else is counted and left."""
-        stats = self.crawler.stats
-        assert stats is not None
-        if not 200 <= entry.status < 300:  # the URL's latest answer is a redirect, a 404...
-            stats.inc_value("carnegie/reextract/skipped/not_ok")
-            return False
-        if not is_publication_url(entry.url):
-            stats.inc_value("carnegie/reextract/skipped/not_publication")
-            return False
-        return True
-
-    async def _finish(self, batch: list[ArchivedResponse], task: asyncio.Future[list[Outcome]]) -> list[Publication]:
+    def _items(self, batch: Batch, outcomes: list[Outcome]) -> list[Publication]:
         """The batch's items, stamped as the crawl stamps them; a page that failed is counted and logged."""
         stats = self.crawler.stats
         assert stats is not None
-        try:
-            outcomes = await task
-        except Exception as exc:  # the whole batch (a result that would not cross back, say)
-            outcomes = [Failed(f"{type(exc).__name__}: {exc}")] * len(batch)
         items = []
         for entry, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Failed):

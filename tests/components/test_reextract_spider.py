@@ -19,6 +19,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.test import get_crawler
 
+from carnegie_crawler.archive import batches as batches_module
 from carnegie_crawler.archive import extract as extract_module
 from carnegie_crawler.archive.reader import read_response
 from carnegie_crawler.extraction import extract_with_report
@@ -103,7 +104,8 @@ def hashes(items: list[Any]) -> dict[tuple[str, str | None], str]:
 
 
 @pytest_twisted.inlineCallbacks
-def test_a_process_pool_and_this_process_give_the_items_the_crawl_gave(tmp_path, archive_dir):
+def test_a_process_pool_and_this_process_give_the_items_the_crawl_gave(tmp_path, archive_dir, monkeypatch):
+    monkeypatch.setattr(batches_module, "BATCH_SIZE", 4)  # several batches in flight at once
     expected = {
         (fixture_url(n), item.language): item.content_hash
         for n in fixture_cases()
