@@ -101,7 +101,7 @@ def _start_worker() -> None:
 
 
 class BatchPool:
-    """`extract_batch` in worker processes ("spawn", like the crawl's extraction workers), or in this process.
+    """`extract_batch` in worker processes (forked from a fork server: `process_pool.forkserver`), or here.
 
     A worker that dies (the OOM killer, a crash in lxml) costs nothing: the batches it held are
     extracted in this process, with one warning, and a new pool takes the next ones, up to
