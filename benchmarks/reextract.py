@@ -14,15 +14,11 @@ Every figure is the whole process's: interpreter start-up, the worker pool's sta
 the run included. Targets (the issue): re-extraction on every core at least 3× the full crawl's
 rate (archive on), and at least 1.6× its own single-process rate on 2 cores. The archive's size
 is reported per 1,000 pages, against the pages' own HTML.
-
-When the project does not wire the archive into its settings yet, the crawl gets it from
-`ArchivingOwner` below (the run owner with an archive) and the archive middleware.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -40,49 +36,7 @@ sys.path.insert(0, str(BENCH))
 import mirror as mirror_gen  # noqa: E402
 import run as bench  # noqa: E402
 
-from carnegie_crawler import settings as project_settings  # noqa: E402
-from carnegie_crawler.archive import WarcFile  # noqa: E402
-from carnegie_crawler.run.files import part_path  # noqa: E402
-from carnegie_crawler.run.owner import RunOwner  # noqa: E402
-
 TARGETS = {"vs_crawl": 3.0, "vs_single": 1.6}
-# Does the run owner keep an archive itself (the project's wiring)?
-WIRED = hasattr(RunOwner, "archive") and any(
-    path.endswith("ArchiveMiddleware") for path in getattr(project_settings, "DOWNLOADER_MIDDLEWARES", {})
-)
-
-
-class ArchivingOwner(RunOwner):
-    """The run owner with an archive, for a project that does not wire one yet (see the module's doc)."""
-
-    def _start(self, name: str) -> None:
-        super()._start(name)
-        self.archive: WarcFile | None = None
-        directory = self.crawler.settings.get("CARNEGIE_ARCHIVE")
-        if directory and getattr(self.crawler.spidercls, "fetches", True):
-            path = Path(directory) / f"{self.run_id}.warc.gz"
-            self.archive = WarcFile(path, part_path(path, self._token()), {"run_id": self.run_id})
-            self.archive.open()
-
-    def _finish(self, reason: str) -> None:
-        if self.archive is not None:
-            self.archive.close()
-        super()._finish(reason)
-        if self.archive is not None and self.committed:  # published with the output
-            self.archive.publish()
-
-
-def wiring() -> dict[str, str]:
-    """Settings that give a crawl its archive when the project does not yet."""
-    if WIRED:
-        return {}
-    extensions = dict(project_settings.EXTENSIONS) | {
-        "carnegie_crawler.run.owner.RunOwner": None,
-        "reextract.ArchivingOwner": 100,
-    }
-    middlewares = dict(project_settings.DOWNLOADER_MIDDLEWARES)
-    middlewares["carnegie_crawler.archive.middleware.ArchiveMiddleware"] = 950
-    return {"EXTENSIONS": json.dumps(extensions), "DOWNLOADER_MIDDLEWARES": json.dumps(middlewares)}
 
 
 def crawl(base: str, starts: list[str], work: Path, server_pid: int, concurrency: int, archive: Path | None):
@@ -96,8 +50,6 @@ def crawl(base: str, starts: list[str], work: Path, server_pid: int, concurrency
         "CARNEGIE_ARCHIVE": str(archive or ""),
         "CARNEGIE_DATASET": "",  # each run has its own state: no dataset to follow
     }
-    if archive is not None:
-        settings |= wiring()
     args = ["crawl", "commentary", "-a", f"start_urls={bench.start_urls(base, starts)}"]
     return bench.run_crawl(args, settings, REPO, work / "crawl.log", server_pid, output)
 
@@ -286,10 +238,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.pages < 10 or args.turns < 1:
         parser.error("--pages must be at least 10 and --turns at least 1")
-    # The crawls import `reextract.ArchivingOwner` (this file) when the project has no archive wiring yet.
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(BENCH), str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep
-    )
     began = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="carnegie-reextract-bench-"))
     notes: list[str] = []
@@ -303,7 +251,7 @@ def main() -> int:
     header = (
         f"carnegie-crawler re-extraction benchmark, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores, "
         f"N={args.pages:,} pages, {args.turns} turns, crawl concurrency {args.concurrency}, "
-        f"wall {time.perf_counter() - began:.0f} s{'' if WIRED else ', archive wired by this script'}"
+        f"wall {time.perf_counter() - began:.0f} s"
     )
     bench.print_table(rows, header, notes)
     return 0

@@ -1,8 +1,5 @@
 """The issue's "done" as users run it: `scrapy crawl` the local site with the archive on, stop the server,
 `scrapy reextract`: the same documents with the same content hashes, no request, a run like any other.
-
-Needs the project's archive wiring (CARNEGIE_ARCHIVE in settings.py, ArchiveMiddleware enabled, the run
-owner keeping the archive, the item's `archive` field, the manifest's mode); skipped until it is there.
 """
 
 from __future__ import annotations
@@ -17,16 +14,11 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from carnegie_crawler import settings as project_settings
 from carnegie_crawler.devserver import SiteServer
 from tests.helpers import SITE, TESTS
 
 REPO = TESTS.parent
 EXPECTED = json.loads((SITE / "expected.json").read_text(encoding="utf-8"))
-WIRED = hasattr(project_settings, "CARNEGIE_ARCHIVE") and any(
-    path.endswith("ArchiveMiddleware") for path in getattr(project_settings, "DOWNLOADER_MIDDLEWARES", {})
-)
-pytestmark = pytest.mark.skipif(not WIRED, reason="the archive is not wired into settings.py and the run owner yet")
 
 CHANGE_THE_EXTRACTOR = """
 import sys
@@ -138,3 +130,15 @@ def test_a_bad_argument_or_no_archive_is_one_line_and_exit_2(tmp_path):
     result = run(["reextract", *run_settings(tmp_path)])
     assert result.returncode == 2
     assert result.stderr.strip() == f"Error: no archive (*.warc.gz) in {tmp_path / 'archive'}"
+
+
+def test_a_run_with_the_dataset_off_does_not_load_pyarrow(crawled, tmp_path):
+    """pyarrow takes 0.15-0.18 s to import; only the dataset update needs it."""
+    settings = [*run_settings(tmp_path), "-s", "CARNEGIE_DATASET="]
+    result = run(["reextract", *settings], prefix=[sys.executable, "-X", "importtime", "-m", "scrapy"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Run finished: healthy" in result.stderr
+    lines = result.stderr.splitlines()
+    imported = [line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")]
+    assert "lxml.etree" in imported  # the import log is there
+    assert not [name for name in imported if name.startswith("pyarrow")]
