@@ -14,34 +14,25 @@ one bad file never costs the pages of the others.
 from __future__ import annotations
 
 import logging
-import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from scrapy.http import Headers, Response
-from scrapy.responsetypes import responsetypes
-from scrapy.utils.gz import gunzip
+from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
+
+from .responses import response_of
+from .scan import TornError, scan
 
 ARCHIVE_SUFFIX = ".warc.gz"  # a run's archive file: <run id>.warc.gz
 
 
 logger = logging.getLogger(__name__)
-
-# What the crawl decodes (HttpCompressionMiddleware), decoded here the same way, by Scrapy's own functions.
-_DECODERS: dict[bytes, Callable[..., bytes]] = {b"gzip": gunzip, b"x-gzip": gunzip}
-try:  # Scrapy's helpers for the other encodings (private, but the ones its middleware calls)
-    from scrapy.utils._compression import _inflate, _unbrotli, _unzstd
-
-    _DECODERS |= {b"deflate": _inflate, b"br": _unbrotli, b"zstd": _unzstd}
-except ImportError:  # pragma: no cover - a future Scrapy that moved them: deflate at least
-    _DECODERS[b"deflate"] = lambda data, max_size=0: zlib.decompress(data)
 
 # Not a page's state: a server error, a rate limit, a timeout, or a 304 (its content is an earlier response).
 _TRANSIENT = frozenset({304, 408, 429})
@@ -68,16 +59,6 @@ class ArchivedResponse:
     @property
     def provenance(self) -> dict[str, str]:
         return {"file": self.file, "record_id": self.record_id}
-
-
-@dataclass
-class Prefix:
-    """The whole records at the start of a WARC file."""
-
-    end: int = 0  # where the last whole exchange (or the warcinfo record) ends
-    records: int = 0
-    responses: int = 0
-    torn: str | None = None  # what was wrong past `end`, if anything
 
 
 @dataclass
@@ -141,75 +122,6 @@ def _record_date(record: Any) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _member_complete(iterator: ArchiveIterator) -> bool:
-    """Did the record just read end its gzip member (a torn last member does not)?"""
-    reader = iterator.reader
-    decompressor = getattr(reader, "decompressor", None) if reader is not None else None
-    return decompressor is None or bool(getattr(decompressor, "eof", True))
-
-
-def _scan(fh: BinaryIO, path: Path, read_body: bool) -> Iterator[tuple[str, Any, int, int, bytes | None]]:
-    """(type, record, offset, length, raw body of a response if *read_body*) of each whole record; raises
-    `_TornError` at the first record that is not whole."""
-    iterator = ArchiveIterator(fh)
-    end, gzipped = fh.tell(), True
-    try:
-        while True:
-            try:
-                record = next(iterator)
-            except StopIteration:
-                break
-            except Exception as exc:  # warcio fails in several ways on a cut-short member
-                raise _TornError(_reason(exc)) from None
-            try:
-                kind = record.rec_type
-                body = record.raw_stream.read() if read_body and kind == "response" else None
-                offset, length = iterator.get_record_offset(), iterator.get_record_length()
-            except Exception as exc:
-                raise _TornError(_reason(exc)) from None
-            if kind is None or not _member_complete(iterator):
-                raise _TornError(f"the record at byte {offset} is cut short")
-            gzipped = getattr(iterator.reader, "decompressor", None) is not None
-            end = offset + length
-            yield kind, record, offset, length, body
-    finally:
-        iterator.close()
-    # warcio ends quietly at a last gzip member too short to hold a record's headers.
-    size = os.fstat(fh.fileno()).st_size
-    if gzipped and end < size:
-        raise _TornError(f"{size - end} byte(s) after the last whole record, at byte {end}")
-
-
-class _TornError(Exception):
-    pass
-
-
-def _reason(exc: Exception) -> str:
-    """warcio's message, printable and short: it quotes the bytes it choked on, binary included."""
-    text = f"{type(exc).__name__}: {exc}".strip()
-    text = "".join(c if c.isprintable() and c.isascii() else "?" for c in text)
-    return text if len(text) <= 120 else text[:119] + "…"
-
-
-def complete_prefix(path: Path) -> Prefix:
-    """How much of *path* is whole records, ending with a whole exchange (a request without its
-    response, the last record of a crashed run, is left out)."""
-    prefix = Prefix()
-    with open(path, "rb") as fh:
-        try:
-            for kind, _, offset, length, _ in _scan(fh, path, read_body=False):
-                if kind == "request":
-                    continue  # whole once its response is
-                prefix.end = offset + length
-                prefix.records += 2 if kind == "response" else 1
-                prefix.responses += kind == "response"
-        except _TornError as exc:
-            prefix.torn = str(exc)
-    if prefix.torn is None and prefix.end != path.stat().st_size:
-        prefix.torn = "a request record without its response at the end"
-    return prefix
-
-
 def iter_index(path: Path, position: int = 0, torn: dict[Path, str] | None = None) -> Iterator[ArchivedResponse]:
     """The response records of *path*, without their bodies.
 
@@ -229,7 +141,7 @@ def iter_archived(paths: Sequence[Path]) -> Iterator[tuple[ArchivedResponse, Res
             entry = _entry(record, path, offset, position)
             if entry is not None:
                 assert body is not None
-                yield entry, _response_of(record, entry.url, body)
+                yield entry, response_of(record, entry.url, body)
 
 
 def _records(path: Path, read_body: bool, torn: dict[Path, str] | None = None) -> Iterator[Any]:
@@ -239,8 +151,8 @@ def _records(path: Path, read_body: bool, torn: dict[Path, str] | None = None) -
         raise ArchiveError(f"cannot read archive {path}: {exc.strerror or exc}") from None
     with fh:
         try:
-            yield from _scan(fh, path, read_body)
-        except _TornError as exc:
+            yield from scan(fh, path, read_body)
+        except TornError as exc:
             if is_part(path):
                 logger.warning("Archive %s ends in a torn record (%s): reading the records before it", path, exc)
             else:
@@ -338,7 +250,7 @@ class ArchiveReader:
             if record.rec_headers.get_header("WARC-Record-ID") != entry.record_id:
                 raise ArchiveError(f"archive {entry.path} has no record {entry.record_id} at byte {entry.offset}")
             body = record.raw_stream.read()
-            return _response_of(record, entry.url, body)
+            return response_of(record, entry.url, body)
         except _READ_ERRORS as exc:
             raise ArchiveError(f"archive {entry.path}: cannot read the record at byte {entry.offset} ({exc})") from None
         finally:
@@ -353,51 +265,3 @@ class ArchiveReader:
 def read_response(entry: ArchivedResponse) -> Response:
     with ArchiveReader() as reader:
         return reader.read(entry)
-
-
-def _response_of(record: Any, url: str, body: bytes) -> Response:
-    http = record.http_headers
-    try:
-        status = int(http.get_statuscode())
-    except (TypeError, ValueError):
-        status = 0
-    truncated = bool(record.rec_headers.get_header("WARC-Truncated"))
-    return rebuild_response(url, status, http.headers, body, truncated=truncated)
-
-
-def rebuild_response(
-    url: str, status: int, headers: Iterable[tuple[str, str]], body: bytes, *, truncated: bool = False
-) -> Response:
-    """The response Scrapy hands the spider for this status, these headers and this body as received.
-
-    As HttpCompressionMiddleware does: the body is decoded per Content-Encoding (what cannot be
-    decoded stays, and stays named in the header), then the response class is chosen from the
-    headers, the URL and the decoded body, and the text encoding found afresh.
-    """
-    scrapy_headers = Headers()
-    for name, value in headers:
-        scrapy_headers.appendlist(name, _header_bytes(value))
-    encodings = scrapy_headers.getlist("Content-Encoding")
-    if encodings:
-        body, kept = _decode(body, encodings)
-        if kept:
-            scrapy_headers["Content-Encoding"] = kept
-        else:
-            del scrapy_headers["Content-Encoding"]
-    cls = responsetypes.from_args(headers=scrapy_headers, url=url, body=body)
-    return cls(url=url, status=status, headers=scrapy_headers, body=body, flags=["dataloss"] if truncated else None)
-
-
-def _header_bytes(value: str) -> bytes:
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8")
-
-
-def _decode(body: bytes, content_encoding: list[bytes]) -> tuple[bytes, list[bytes]]:
-    """Scrapy's order: the encodings are undone from the last one applied, up to the first it cannot undo."""
-    to_keep = [e.strip().lower() for value in content_encoding for e in value.split(b",")]
-    while to_keep and to_keep[-1] in _DECODERS:
-        body = _DECODERS[to_keep.pop()](body, max_size=0)
-    return body, to_keep

@@ -37,7 +37,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from ..output import PartFile
-from .reader import complete_prefix
+from .scan import complete_prefix
 
 # The request.meta key under which the middleware leaves the response record's WARC-Record-ID.
 RECORD_META = "carnegie_archive_record"

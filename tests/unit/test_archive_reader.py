@@ -16,7 +16,7 @@ from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.test import get_crawler
 
-from carnegie_crawler.archive import reader
+from carnegie_crawler.archive import reader, scan
 from carnegie_crawler.archive import warc as warc_module
 from carnegie_crawler.archive.reader import ArchiveError, ArchiveReader, choose, in_order, parse_moment
 from tests.unit.test_archive_warc import exchange, write_archive
@@ -164,7 +164,7 @@ def test_an_archive_that_ends_torn_is_read_up_to_the_tear_an_error_when_publishe
         [record] = [r for r in caplog.records if damaged.name in r.getMessage()]
         assert record.levelname == level
         assert said in record.getMessage()
-    assert reader.complete_prefix(part).responses == 2
+    assert scan.complete_prefix(part).responses == 2
 
 
 def test_a_file_that_is_not_an_archive_is_reported_and_costs_no_other_file_its_pages(tmp_path, caplog):
