@@ -166,7 +166,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--turns", type=int, default=3, help="full build + update pairs; ratios are their medians")
-    parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one, removed afterwards)")
+    parser.add_argument("--dir", type=Path, help="where the work directory is made (default: the system's tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (runs, state, datasets)")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
@@ -175,8 +176,10 @@ def main() -> int:
     if args.step:
         step(args.step, args.root, args.target, args.manifest)
         return 0
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        root = Path(tmp)
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="carnegie-dataset-bench-", dir=args.dir))
+    try:
         started = time.perf_counter()
         full, incremental = generate(root, args.documents)
         size = sum(path.stat().st_size for path in (root / "data").glob("*.jsonl"))
@@ -196,6 +199,11 @@ def main() -> int:
         same = all(
             sha256(last / name) == sha256(root / "rebuilt" / name) for name in ("documents.parquet", "history.parquet")
         )
+    finally:
+        if args.keep:
+            print(f"Kept {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     full_s = statistics.median(m["seconds"] for m in fulls)
     update_s = statistics.median(m["seconds"] for m in updates)
     ratio = statistics.median(u["seconds"] / f["seconds"] for f, u in zip(fulls, updates, strict=True))
