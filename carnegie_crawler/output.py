@@ -54,7 +54,7 @@ class PartFile:
             self._previous = self.part.with_name(self.part.name + ".previous")
             os.link(self.path, self._previous)
         os.replace(self.part, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         return self.path
 
     def unpublish(self) -> None:
@@ -64,7 +64,7 @@ class PartFile:
         if self._previous is not None:
             os.replace(self._previous, self.path)
             self._previous = None
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def forget_previous(self) -> None:
         if self._previous is not None:
@@ -140,7 +140,7 @@ def _complete_lines(path: Path) -> int:
     return data.count(b"\n")
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a rename durable."""
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -18,6 +18,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from ..run.errors import StateError
+from ..run.recovery import runs_cut_short
 from ..run.store import Removal  # one definition, shared with the state
 
 logger = logging.getLogger(__name__)
@@ -198,12 +200,21 @@ def discover_runs(
 ) -> list[RunRef]:
     """The published runs committed to *state* whose manifests are in *output_dirs*, in commit order.
 
-    Manifests of unpublished runs, or of runs on another state file, are skipped. With *verify*,
+    Manifests of unpublished runs, of runs on another state file, and of runs cut short while
+    publishing (until the next run on the state finishes or takes them back) are skipped. With *verify*,
     each run's output is checked against its manifest here; a mismatch is a DatasetError. Not by
     default: a build checks each run it reads on the way, and an update reads only the runs the
     dataset has not applied, where hashing every run's output would cost a full build's reading.
     """
     target = Path(state).resolve()
+    try:
+        cut_short = runs_cut_short(target)
+    except StateError as exc:
+        # Safe to read on: a run whose manifest is published is finished by the next run, never taken
+        # back (run/recovery.py); skipping it only spares an error on its output not yet in place. Not
+        # a warning: it happens when the state's directory is full, which the build then reports.
+        logger.debug("%s: runs cut short while publishing cannot be told apart", exc)
+        cut_short = set()
     found: list[RunRef] = []
     seen: set[Path] = set()
     for directory in output_dirs:
@@ -217,6 +228,11 @@ def discover_runs(
                 logger.debug("Skipping %s: not published", path)
             elif run.state != target:
                 logger.debug("Skipping %s: state %s, not %s", path, run.state, target)
+            elif run.run_id in cut_short:
+                logger.warning(
+                    "Skipping run %s: cut short while publishing; the next run on %s finishes or takes it back",
+                    run.run_id, target,
+                )  # fmt: skip
             else:
                 found.append(run)
     runs = ordered(found)

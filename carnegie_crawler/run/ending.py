@@ -140,9 +140,8 @@ class RunEnding:
                 ))  # fmt: skip
             if self.store is not None:
                 self.removed = self.store.find_removals(self.run_id)
-            # The manifest first: no output is ever seen without the manifest that vouches for it.
             self._write_manifest(reason, health, published=True)
-            self.files.publish()
+            self.files.publish(manifest_first=self.store is not None)  # run/files.py says why
             if self.store is not None:
                 count = self.store.commit_run(
                     self.run_id, self.started_at, self._output_name(), self.written, removed=self.removed
@@ -189,9 +188,8 @@ class RunEnding:
             runs = discover_runs(config.manifest_dirs, config.state, config.pattern)
             logger.info("%s", update_dataset(config.directory, runs).line())
         except Exception as exc:  # any failure: the run's own output and state stay true (exit 5)
-            logger.error(
-                "Dataset %s not updated: %s", config.directory, exc, exc_info=not isinstance(exc, DatasetError)
-            )
+            unexpected = not isinstance(exc, (DatasetError, OSError))  # a file error is one line, no traceback
+            logger.error("Dataset %s not updated: %s", config.directory, exc, exc_info=unexpected)
             return str(exc)
         return None
 
@@ -227,7 +225,7 @@ class RunEnding:
                 self._write_manifest(reason, health, published=False, path=target)
             except Exception:  # written atomically: nothing of it is left
                 self.manifest_written = False
-        if self.store is not None:
+        if self.store is not None and not self.files.published:  # else the next run takes back the rest
             try:
                 recovery.end(self.store, self.run_id)
             except StateError as exc:  # the next run on the state takes it back again, which changes nothing
@@ -244,7 +242,7 @@ class RunEnding:
         parts += [f"lines kept in {', '.join(kept)}"] if kept else []
         parts += [state, "manifest written" if self.manifest_written else "no manifest"]
         what = f"Run failed: the end of the run broke ({type(exc).__name__}: {exc})"
-        self.summary = summary(what, self._items(), self._seconds(), "; ".join(parts).capitalize() + ".")
+        self.summary = summary(what, self._items(), self._seconds(), _sentence("; ".join(parts)))
 
     def _pause(self, stats: dict[str, Any]) -> None:
         if self.store is not None:
@@ -290,3 +288,8 @@ class RunEnding:
     def _set_stat(self, key: str, value: Any) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(key, value)
+
+
+def _sentence(text: str) -> str:
+    """*text* with its first letter upper case (paths in it keep theirs, unlike str.capitalize) and a full stop."""
+    return text[:1].upper() + text[1:] + "."

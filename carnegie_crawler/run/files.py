@@ -36,8 +36,10 @@ class RunFiles:
             self.manifest = render(config.manifest, **values)
         elif self.output is not None:
             self.manifest = self.output.path.with_name(self.output.path.name.removesuffix(".jsonl") + ".manifest.json")
-        # A published run's manifest is written to its own part file and renamed into place first,
-        # with the others: no output is ever seen without the manifest that vouches for it.
+        # A published run's manifest is written to its own part file and renamed into place with the
+        # others: first when a state file notes the renames (a kill in between is finished by the next
+        # run, run/recovery.py), last without one (nothing would finish it: an output without its
+        # manifest is better than a manifest vouching for an output that is not there).
         self.manifest_file = PartFile(self.manifest, part_path(self.manifest, token)) if self.manifest else None
         self.published: list[PartFile] = []
 
@@ -63,17 +65,17 @@ class RunFiles:
         if errors:
             raise errors[0]
 
-    def to_publish(self) -> list[PartFile]:
-        """The manifest (once written), the output always (an empty run publishes an empty file), the
-        rejects when this run rejected something, the archive."""
+    def to_publish(self, manifest_first: bool = True) -> list[PartFile]:
+        """The manifest (once written; first or last), the output always (an empty run publishes an empty
+        file), the rejects when this run rejected something, the archive."""
         files: list[PartFile] = [f for f in self.all if f is not self.rejects or f.part.exists()]
         if self.manifest_file is not None and self.manifest_file.part.exists():
-            files.insert(0, self.manifest_file)
+            files.insert(0 if manifest_first else len(files), self.manifest_file)
         return files
 
-    def publish(self) -> None:
+    def publish(self, manifest_first: bool = True) -> None:
         """Rename the part files `to_publish` into place."""
-        for file in self.to_publish():
+        for file in self.to_publish(manifest_first):
             file.publish()
             self.published.append(file)
 

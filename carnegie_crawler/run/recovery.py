@@ -7,10 +7,14 @@ the dataset would hold them twice. So, before publishing, the run notes in the s
 about to publish (`begin`); the state commit clears the note in the same transaction. The next run
 on the state file, holding its lock, finds any note left (`recover`) and:
 
-- rolls the run forward when its manifest says published and every file is in place: the state
-  commit it was about to make is made now, from the rows it staged;
-- otherwise rolls it back, as a failed end would have: its files go back to their part names (a
-  file they replaced comes back), its manifest says unpublished, its staged rows are dropped.
+- rolls the run forward once its manifest is published (it is published first, and says
+  published): the files still under their part names (closed and durable before publishing
+  began) are renamed into place, and the state commit it was about to make is made now, from the
+  rows it staged. A reader may already have trusted that manifest (`scrapy dataset` does not: it
+  skips runs with a note, `runs_cut_short`), so it is never taken back;
+- otherwise (killed before its manifest was published, or a file of it is gone) rolls it back, as a
+  failed end would have: its files go back to their part names (a file they replaced comes back),
+  its staged rows are dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..output import fsync_dir
 from .errors import StateError, state_error
 from .store import Removal, StateStore
 
@@ -86,15 +91,19 @@ def recover(store: StateStore) -> list[str]:
 
 def _recover_one(store: StateStore, pending: Pending) -> str:
     manifest = _read_manifest(pending.manifest)
-    in_place = all(path.exists() and not part.exists() for part, path in pending.files)
-    if manifest is not None and manifest.get("run_id") == pending.run_id and manifest.get("published") and in_place:
+    published = manifest is not None and manifest.get("run_id") == pending.run_id and manifest.get("published")
+    whole = all(part.exists() or path.exists() for part, path in pending.files)
+    if published and whole:
+        assert manifest is not None
+        finished = _finish_publishing(pending.files)
         removed = [_removal(gone) for gone in manifest.get("removed") or []]
         count = store.commit_run(pending.run_id, pending.started_at, pending.output, pending.emitted, removed=removed)
         for part, _ in pending.files:  # what `RunFiles.settle` would have done
             _previous(part).unlink(missing_ok=True)
+        also = f"; published {', '.join(map(str, finished))}" if finished else ""
         return (
-            f"Run {pending.run_id} was cut short after publishing, before its state commit: "
-            f"committed it now ({count} document(s); manifest {pending.manifest})"
+            f"Run {pending.run_id} was cut short after publishing its manifest, before its state commit: "
+            f"committed it now ({count} document(s); manifest {pending.manifest}{also})"
         )
     for part, path in reversed(pending.files):  # the manifest, published first, goes back last
         if path == pending.manifest and not _published_by(path, pending.run_id):
@@ -109,6 +118,39 @@ def _recover_one(store: StateStore, pending: Pending) -> str:
     end(store, pending.run_id)
     kept = ", ".join(str(part) for part, _ in pending.files if part.exists()) or "no part file"
     return f"Run {pending.run_id} was cut short while publishing: taken back, nothing of it committed (kept: {kept})"
+
+
+def _finish_publishing(files: Sequence[tuple[Path, Path]]) -> list[Path]:
+    """Rename into place the files the run had not yet published; the paths renamed."""
+    done = []
+    for part, path in files:
+        if part.exists():  # not renamed yet (a rename takes the part name away in the same step)
+            os.replace(part, path)
+            done.append(path)
+    for directory in {path.parent for path in done}:
+        fsync_dir(directory)
+    return done
+
+
+def runs_cut_short(state: Path) -> set[str]:
+    """The runs of the state file at *state* cut short while publishing, not yet finished or taken back
+    (read only: for readers of the published runs, which must not trust those yet)."""
+    if not state.exists():
+        return set()
+    try:
+        db = sqlite3.connect(f"{state.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise state_error(state, exc, "reading publishing notes") from None
+    try:
+        return {run_id for (run_id,) in db.execute("SELECT run_id FROM publishing")}
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # a state file from before the notes
+            return set()
+        raise state_error(state, exc, "reading publishing notes") from None
+    except sqlite3.Error as exc:
+        raise state_error(state, exc, "reading publishing notes") from None
+    finally:
+        db.close()
 
 
 def _previous(part: Path) -> Path:

@@ -1,12 +1,14 @@
 """A run killed (-9) at the end of its run, between publishing its files and committing its state.
 
 The next run on the state file must neither emit the killed run's documents again as new (a
-published output the state does not know of) nor leave an orphaned output nobody committed: it
-finishes the killed run's commit when its manifest says published, and takes the run back otherwise.
+published output the state does not know of) nor leave an orphaned output nobody committed: once
+the killed run's manifest is published it finishes the run (the renames left, then the commit), and
+takes the run back otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -49,8 +51,8 @@ elif sys.argv[1] == "removals":  # before the manifest is written
 elif sys.argv[1] == "publish":
     RunFiles.publish = die
 else:
-    def manifest_only(self):
-        self.to_publish()[0].publish()
+    def manifest_only(self, manifest_first=True):
+        self.to_publish(manifest_first)[0].publish()
         die()
     RunFiles.publish = manifest_only
 sys.argv = ["scrapy", *sys.argv[2:]]
@@ -97,14 +99,11 @@ def test_killed_before_its_state_commit_the_run_is_committed_by_the_next_one(sit
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("at", ["publish", "output"])
-def test_killed_while_publishing_the_run_is_taken_back_by_the_next_one(site_server, tmp_path, at):
+def test_killed_while_publishing_the_run_is_taken_back_by_the_next_one(site_server, tmp_path):
     state = tmp_path / "state.sqlite3"
     out = tmp_path / "run1"
-    # Never an output without its manifest, even between the renames.
-    assert killed_run(site_server, out, state, at) == []
-    manifests = sorted(out.glob("*.manifest.json"))
-    assert len(manifests) == (1 if at == "output" else 0)
+    assert killed_run(site_server, out, state, "publish") == []
+    assert sorted(out.glob("*.manifest.json")) == []  # killed before its first rename
 
     second = run(crawl_args(site_server, tmp_path / "run2", "-a", "incremental=true", state=state,
                             output=tmp_path / "run2" / "%(run_id)s.jsonl"))  # fmt: skip
@@ -125,12 +124,33 @@ def test_killed_while_publishing_the_run_is_taken_back_by_the_next_one(site_serv
 
 
 @pytest.mark.e2e
-def test_a_run_killed_while_publishing_over_fixed_names_gives_the_old_files_back(site_server, tmp_path):
+def test_killed_after_its_manifest_was_published_the_run_is_finished_by_the_next_one(site_server, tmp_path):
+    """A reader may have trusted the published manifest already: the run is finished, never taken back."""
+    state = tmp_path / "state.sqlite3"
+    out = tmp_path / "run1"
+    assert killed_run(site_server, out, state, "output") == []  # never an output without its manifest
+    [manifest] = sorted(out.glob("*.manifest.json"))
+
+    second = run(crawl_args(site_server, tmp_path / "run2", "-a", "incremental=true", state=state,
+                            output=tmp_path / "run2" / "%(run_id)s.jsonl"))  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    body = check_manifest(manifest)  # the output it vouches for is in place now
+    assert body["published"] is True
+    assert sorted(urls(whole_json_lines(out / body["output"]["path"]))) == EXPECTED_URLS
+    assert sorted(out.glob("*.part")) == []
+    assert documents_in_state(state) == len(EXPECTED_URLS)
+    [again] = sorted((tmp_path / "run2").glob("*.jsonl"))
+    assert "new" not in {record["crawl_status"] for record in whole_json_lines(again)}
+    assert f"Run {body['run_id']} was cut short after publishing its manifest" in second.stderr
+
+
+@pytest.mark.e2e
+def test_a_run_killed_while_publishing_over_fixed_names_is_finished_over_them(site_server, tmp_path):
     state, fixed = tmp_path / "state.sqlite3", tmp_path / "run1" / "items.jsonl"
     manifest = fixed.with_name("items.manifest.json")
     first = run(crawl_args(site_server, tmp_path / "run1", output=fixed, state=state))
     assert first.returncode == 0, first.stderr[-2000:]
-    before, vouched = fixed.read_bytes(), manifest.read_bytes()
+    vouched = manifest.read_bytes()
     script = tmp_path / "killer.py"
     script.write_text(KILLER, encoding="utf-8")
     args = crawl_args(site_server, tmp_path / "run1", "-a", "incremental=false", output=fixed, state=state)
@@ -139,10 +159,12 @@ def test_a_run_killed_while_publishing_over_fixed_names_gives_the_old_files_back
 
     third = run(crawl_args(site_server, tmp_path / "run3", output=tmp_path / "run3" / "items.jsonl", state=state))
     assert third.returncode == 0, third.stderr[-3000:]
-    assert fixed.read_bytes() == before
-    assert manifest.read_bytes() == vouched
-    assert check_manifest(manifest)["published"] is True
-    assert "was cut short while publishing: taken back" in third.stderr
+    body = check_manifest(manifest)  # the killed run's manifest, and the output it vouches for
+    assert body["published"] is True
+    assert body["run_id"] != json.loads(vouched)["run_id"]
+    assert sorted(urls(whole_json_lines(fixed))) == EXPECTED_URLS
+    assert sorted(fixed.parent.glob("*.previous")) == []
+    assert "was cut short after publishing its manifest" in third.stderr
 
 
 @pytest.mark.e2e

@@ -48,10 +48,11 @@ def test_an_unwritable_manifest_at_the_end_fails_the_run_and_publishes_nothing(s
     manifest_dir = tmp_path / "manifests"
     manifest_dir.mkdir()
     state = tmp_path / "state.sqlite3"
+    out = tmp_path / "Data"  # a capital: the summary names paths as they are
     site_server.site.delay = 0.3
-    args = crawl_args(site_server, tmp_path, "-s", f"CARNEGIE_MANIFEST={manifest_dir / 'm.json'}")
+    args = crawl_args(site_server, out, "-s", f"CARNEGIE_MANIFEST={manifest_dir / 'm.json'}", state=state)
     with crawling(args, tmp_path / "crawl.log") as crawl:
-        wait_until(lambda: lines_in_parts(tmp_path) >= 1, "the first line", crawl=crawl)
+        wait_until(lambda: lines_in_parts(out) >= 1, "the first line", crawl=crawl)
         shutil.rmtree(manifest_dir)
         manifest_dir.write_text("a plain file where the manifest's directory was\n")  # ENOTDIR
         site_server.site.delay = 0
@@ -60,10 +61,11 @@ def test_an_unwritable_manifest_at_the_end_fails_the_run_and_publishes_nothing(s
     assert code == 1, log[-3000:]
     last = last_message(log)
     assert last.startswith("Run failed:"), last
-    assert not (tmp_path / "out.jsonl").exists(), "nothing is published without its manifest"
+    assert not (out / "out.jsonl").exists(), "nothing is published without its manifest"
     assert documents_in_state(state) == 0, "nothing is committed when the run fails while finishing"
-    parts = part_files(tmp_path)
+    parts = part_files(out)
     assert parts, "the run's lines are kept in its part file"
+    assert f"lines kept in {parts[0]}" in last, last
     kept = [r for p in parts for r in whole_json_lines(p)]
     assert kept
     assert {r["url"] for r in kept} <= set(EXPECTED_URLS)
