@@ -54,15 +54,21 @@ def dataset_path(directory: Path) -> Path:
 def swap(new: Path, directory: Path) -> None:
     """Make the dataset built in *new* the one *directory* shows, in one atomic step; the old one goes."""
     version = directory.parent / f".{directory.name}.version-{time.time_ns()}"
+    link = directory.parent / f".{directory.name}.link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    try:  # before anything moves: a file system without links (FAT, some CIFS) leaves all as it was
+        os.symlink(version.name, link)  # relative, so the data directory can move
+    except OSError as exc:
+        raise DatasetError(
+            f"cannot make a symbolic link in {directory.parent} ({exc.strerror or exc}): the dataset switches "
+            "versions through one; put CARNEGIE_DATASET on a file system that has them"
+        ) from None
     os.rename(new, version)
     fsync_path(directory.parent)
     old = current(directory)
     if directory.is_dir() and old is None:  # a real directory, from before the links: becomes a version
         old = directory.parent / f".{directory.name}.version-0"
         os.rename(directory, old)
-    link = directory.parent / f".{directory.name}.link-{os.getpid()}"
-    link.unlink(missing_ok=True)
-    os.symlink(version.name, link)  # relative, so the data directory can move
     os.replace(link, directory)
     fsync_path(directory.parent)
     if old is not None and old != version:

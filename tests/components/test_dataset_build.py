@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -439,6 +441,29 @@ def test_a_dataset_directory_from_before_the_links_is_taken_over(tmp_path):
     assert [p.name for p in tmp_path.glob(".dataset.*")] == [current(target).name]
 
 
+def test_a_file_system_without_symbolic_links_keeps_the_dataset_and_says_why(tmp_path, monkeypatch):
+    """FAT or CIFS without unix extensions: no link can be made, so nothing is moved either."""
+    runs = scenario(tmp_path)
+    target = tmp_path / "dataset"
+    update_dataset(target, runs.manifests[:2])
+    version = current(target)
+    target.unlink()
+    version.rename(target)  # a real directory, as earlier releases made
+    before = sorted((p.name, p.read_bytes()) for p in target.iterdir())
+
+    def no_links(source: object, link: object, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted", str(link))
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    with pytest.raises(DatasetError, match="cannot make a symbolic link"):
+        update_dataset(target, runs.manifests)
+    assert not target.is_symlink()
+    assert sorted((p.name, p.read_bytes()) for p in target.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.glob(".dataset.*")) == []
+    monkeypatch.undo()
+    assert update_dataset(target, runs.manifests).applied  # links back: the next build goes through
+
+
 def test_a_directory_that_is_not_a_dataset_is_not_touched(tmp_path):
     runs = scenario(tmp_path)
     (tmp_path / "dataset").mkdir()
@@ -521,8 +546,6 @@ def test_a_run_file_loads_with_the_fixed_types(tmp_path):
 
 
 def test_a_full_disk_is_an_os_error_and_leaves_the_dataset_as_it_was(tmp_path, monkeypatch, small_row_groups):
-    import errno
-
     from carnegie_crawler.dataset import output as output_module
 
     runs = scenario(tmp_path)
