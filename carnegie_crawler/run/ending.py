@@ -200,9 +200,13 @@ class RunEnding:
                 self.store.drop_run(self.run_id)
             except StateError as exc:  # the next run drops them at its start
                 logger.error("%s", exc)
-        manifest = "manifest written"
+        manifest, beside = "manifest written", None
+        if self.manifest_path is not None and self.manifest_path.exists() and self.files is not None:
+            # A fixed name holding an earlier run's manifest: it vouches for the output still there.
+            beside = self.files.manifest_file.part if self.files.manifest_file is not None else None
+            manifest = f"manifest written to {beside}, beside the earlier one"
         try:
-            self._write_manifest(reason, health, published=False)
+            self._write_manifest(reason, health, published=False, path=beside)
         except Exception as exc:
             manifest = f"manifest not written ({exc})"
         kept = f"kept in {self.output.part}" if self.output is not None else "no output file"

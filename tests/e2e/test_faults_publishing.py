@@ -1,7 +1,8 @@
 """Faults between a run's first rename and its state commit that the cut-short tests do not reach.
 
 Found by a review: `scrapy dataset` run between a kill and the next crawl, a take-back that itself
-fails, and a run without a state file (no note, so nothing finishes its renames later).
+fails, a run without a state file (no note, so nothing finishes its renames later), and an unhealthy
+run over fixed file names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from tests.e2e.faults import EXPECTED_URLS, documents_in_state, whole_json_lines
+from tests.e2e.faults import (
+    EXPECTED_URLS,
+    check_manifest,
+    crawl_args,
+    documents_in_state,
+    run,
+    whole_json_lines,
+)
 from tests.e2e.test_faults_dataset_archive import KILLER, check_version, crawl, killed_at, scrapy, settings
 
 pytestmark = pytest.mark.e2e
@@ -117,3 +125,20 @@ def test_a_run_without_a_state_file_never_leaves_a_manifest_vouching_for_a_missi
         body = json.loads(manifest.read_text(encoding="utf-8"))
         assert body["published"] is True
         assert (manifest.parent / body["output"]["path"]).exists(), f"{manifest.name} vouches for a missing output"
+
+
+def test_an_unhealthy_run_over_fixed_names_leaves_the_earlier_runs_manifest_vouching(site_server, tmp_path):
+    """An unhealthy run publishes nothing; its unpublished manifest must not replace the earlier run's,
+    or a rebuild from the run files would skip that earlier run's published output."""
+    state, fixed = tmp_path / "state.sqlite3", tmp_path / "run1" / "items.jsonl"
+    manifest = fixed.with_name("items.manifest.json")
+    assert run(crawl_args(site_server, tmp_path / "run1", output=fixed, state=state)).returncode == 0
+    vouched = manifest.read_bytes()
+    gone = f"{site_server.base_url}/no/such/page"  # no start page fetched: unhealthy
+    args = crawl_args(None, tmp_path / "run1", "-a", f"start_urls={gone}", output=fixed, state=state)
+    unhealthy = run(args)
+    assert unhealthy.returncode == 1, unhealthy.stderr[-2000:]
+    assert manifest.read_bytes() == vouched
+    assert check_manifest(manifest)["published"] is True
+    [beside] = sorted(fixed.parent.glob("items.manifest.json.*.part"))
+    assert json.loads(beside.read_text(encoding="utf-8"))["published"] is False
