@@ -33,6 +33,7 @@ from ..process_pool import MAX_CRASHES, LogLine, extract_page
 from .reader import ArchivedResponse, ArchiveReader
 
 logger = logging.getLogger(__name__)
+_NO_WORKERS = "Could not start re-extraction workers (%s): extracting in this process"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,9 @@ class BatchPool:
 
     A worker that dies (the OOM killer, a crash in lxml) costs nothing: the batches it held are
     extracted in this process, with one warning, and a new pool takes the next ones, up to
-    MAX_CRASHES crashes, after which everything is extracted here.
+    MAX_CRASHES crashes, after which everything is extracted here. Where no worker can be forked
+    (a limit on processes, memory short), at the start, at a restart or later, one warning too,
+    and the pages are extracted here.
     """
 
     def __init__(self, size: int) -> None:
@@ -133,31 +136,45 @@ class BatchPool:
         if self.size <= 0 or self.executor is not None or self.crashes >= MAX_CRASHES:
             return
         self.prepare()
+        executor: ProcessPoolExecutor | None = None
         try:
             executor = ProcessPoolExecutor(self.size, mp_context=self._context, initializer=_start_worker)
-        except OSError as exc:  # no processes to be had
-            logger.warning("Could not start re-extraction workers (%s): extracting in this process", exc)
+            self._executors.append(executor)
+            # The pool forks a worker per task while none is idle (so here, not in its constructor): every worker
+            # starts now, and imports while the archive's index is read.
+            for _ in range(self.size):
+                executor.submit(process_pool._ready)
+        except OSError as exc:  # no process to be had (a limit on processes or memory), as in WorkerPool.start
+            logger.warning(_NO_WORKERS, exc)
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)  # the workers it did fork end
             return
-        self._executors.append(executor)
         self.executor = executor
-        for _ in range(self.size):  # start every worker now: they import while the archive's index is read
-            executor.submit(process_pool._ready)
 
     async def extract(self, entries: Sequence[ArchivedResponse]) -> list[Outcome]:
         executor = self.executor
         if executor is not None:
             try:
-                outcomes, pid, cpu = await asyncio.get_running_loop().run_in_executor(executor, _in_worker, entries)
+                # Submitted apart from the wait, so that only the pool's own failures are caught: an exception
+                # the batch ends with fails its pages (in `Batches`), never extracted again here.
+                future = executor.submit(_in_worker, entries)
             except BrokenProcessPool as exc:
                 self._broken(executor, exc)
+            except OSError as exc:  # a worker forked on submit (none idle) could not be
+                self._no_fork(executor, exc)
             else:
-                self._cpu[pid] = cpu
-                self.in_workers += len(entries)
-                for outcome in outcomes:
-                    if isinstance(outcome, Extracted):
-                        for name, level, message in outcome.lines:
-                            logging.getLogger(name).log(level, message)
-                return outcomes
+                try:
+                    outcomes, pid, cpu = await asyncio.wrap_future(future)
+                except BrokenProcessPool as exc:
+                    self._broken(executor, exc)
+                else:
+                    self._cpu[pid] = cpu
+                    self.in_workers += len(entries)
+                    for outcome in outcomes:
+                        if isinstance(outcome, Extracted):
+                            for name, level, message in outcome.lines:
+                                logging.getLogger(name).log(level, message)
+                    return outcomes
         return self.extract_here(entries)
 
     def extract_here(self, entries: Sequence[ArchivedResponse]) -> list[Outcome]:
@@ -178,6 +195,15 @@ class BatchPool:
         )
         if restart:
             self.start()
+
+    def _no_fork(self, executor: ProcessPoolExecutor, exc: OSError) -> None:
+        """Memory or processes ran short mid-run: this pool finishes the batches it holds, the rest are extracted
+        here (a pool kept would try to fork again on every batch)."""
+        if executor is not self.executor:
+            return
+        self.executor = None
+        executor.shutdown(wait=False)  # nothing cancelled: other batches await what it holds
+        logger.warning(_NO_WORKERS, exc)
 
     async def close(self) -> None:
         """Stop the workers once they have finished what they hold."""
