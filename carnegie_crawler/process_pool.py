@@ -196,20 +196,32 @@ class WorkerPool:
         """What `extract_with_report(response)` gives, from a worker when there is a pool."""
         executor = self.executor
         if executor is not None:
-            try:
-                # Submitting to a broken pool raises at once; awaiting a page it held raises here too.
-                item, wrong_typed, lines = await asyncio.get_running_loop().run_in_executor(
-                    executor, extract_page, response.url, response.body, response.encoding
-                )
-            except BrokenProcessPool as exc:
+            try:  # submitting forks a worker while none is idle: it can fail (EAGAIN, ENOMEM)
+                future = executor.submit(extract_page, response.url, response.body, response.encoding)
+            except BrokenProcessPool as exc:  # a broken pool refuses at once
                 self._broken(executor, exc)
+            except OSError as exc:
+                self._no_fork(executor, exc)
             else:
-                self.in_workers += 1
-                for name, level, message in lines:
-                    logging.getLogger(name).log(level, message)
-                return item, wrong_typed
+                try:
+                    item, wrong_typed, lines = await asyncio.wrap_future(future)
+                except BrokenProcessPool as exc:  # a worker died holding this page
+                    self._broken(executor, exc)
+                else:
+                    self.in_workers += 1
+                    for name, level, message in lines:
+                        logging.getLogger(name).log(level, message)
+                    return item, wrong_typed
         self.in_process += 1
         return extract_with_report(response)
+
+    def _no_fork(self, executor: ProcessPoolExecutor, exc: OSError) -> None:
+        """No worker could be forked: warn once; this page and every later one are extracted here."""
+        if executor is not self.executor:
+            return
+        self.executor = None
+        executor.shutdown(wait=False)  # the pages its workers hold still finish there
+        logger.warning("Could not start an extraction worker (%s): extracting in this process from now on", exc)
 
     def _broken(self, executor: ProcessPoolExecutor, exc: BrokenProcessPool) -> None:
         """A worker died: count it and warn once, however many pages it held; then a new pool, or none."""

@@ -197,6 +197,33 @@ def test_a_worker_that_exits_between_pages_costs_no_page(caplog):
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_worker_that_cannot_be_forked_costs_no_page(caplog, monkeypatch):
+    """Submitting forks a worker while none is idle; under a process or memory limit that fails."""
+
+    def no_fork(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    async def scenario():
+        pool = WorkerPool(1)
+        pool.start()
+        assert pool.executor is not None
+        monkeypatch.setattr(pool.executor, "submit", no_fork)
+        first = await pool.extract(response_for(fixture_cases()[0]))
+        second = await pool.extract(response_for(fixture_cases()[1]))
+        await pool.close()
+        return pool, first, second
+
+    pool, first, second = yield run(scenario())
+    assert_like_in_process(response_for(fixture_cases()[0]), first)
+    assert_like_in_process(response_for(fixture_cases()[1]), second)
+    assert pool.executor is None
+    assert (pool.in_process, pool.in_workers) == (2, 0)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m for m in warned if "Could not start an extraction worker" in m] == warned
+    assert len(warned) == 1
+
+
+@pytest_twisted.inlineCallbacks
 def test_after_max_crashes_every_page_is_extracted_in_this_process(caplog):
     async def scenario():
         pool = WorkerPool(1)
