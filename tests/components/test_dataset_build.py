@@ -428,13 +428,19 @@ def test_the_dataset_path_is_a_link_switched_in_one_step_and_a_killed_switch_is_
     assert shown != current(target)
 
 
-def test_a_dataset_directory_from_before_the_links_is_taken_over(tmp_path):
+def legacy_dataset(tmp_path: Path) -> tuple[Any, Path]:
+    """The runs, and a dataset of the first two as a real directory, as releases before the links made."""
     runs = scenario(tmp_path)
     target = tmp_path / "dataset"
     update_dataset(target, runs.manifests[:2])
     version = current(target)
     target.unlink()
-    version.rename(target)  # a real directory, as earlier releases made
+    version.rename(target)
+    return runs, target
+
+
+def test_a_dataset_directory_from_before_the_links_is_taken_over(tmp_path):
+    runs, target = legacy_dataset(tmp_path)
     summary = update_dataset(target, runs.manifests)
     assert summary.applied == [RunRef.from_manifest(m).run_id for m in runs.manifests[2:]]
     assert target.is_symlink()
@@ -443,12 +449,7 @@ def test_a_dataset_directory_from_before_the_links_is_taken_over(tmp_path):
 
 def test_a_file_system_without_symbolic_links_keeps_the_dataset_and_says_why(tmp_path, monkeypatch):
     """FAT or CIFS without unix extensions: no link can be made, so nothing is moved either."""
-    runs = scenario(tmp_path)
-    target = tmp_path / "dataset"
-    update_dataset(target, runs.manifests[:2])
-    version = current(target)
-    target.unlink()
-    version.rename(target)  # a real directory, as earlier releases made
+    runs, target = legacy_dataset(tmp_path)
     before = sorted((p.name, p.read_bytes()) for p in target.iterdir())
 
     def no_links(source: object, link: object, *args: object, **kwargs: object) -> None:
