@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 from pathlib import Path
 
@@ -93,6 +94,17 @@ class RunFiles:
         """The run is committed: the files replaced by this run's are gone for good."""
         for file in self.published:
             file.forget_previous()
+
+    def remove_stale_previous(self) -> list[Path]:
+        """Remove the links a run kept to the files it replaced at fixed names (`PartFile.publish`), left
+        by a kill before `settle`: once a note of the run is dealt with (run/recovery.py), nothing needs them."""
+        removed = []
+        for file in (self.output, self.rejects, self.manifest_file):
+            if file is not None:
+                for stale in file.path.parent.glob(f"{glob.escape(file.path.name)}.*.part.previous"):
+                    stale.unlink(missing_ok=True)
+                    removed.append(stale)
+        return removed
 
     def discard_unused(self) -> None:
         """A run that never got to crawl: close its part files and remove them if they are empty."""

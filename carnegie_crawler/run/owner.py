@@ -138,6 +138,11 @@ class RunOwner(RunEnding):
         values = {"name": name, "time": self.time, "run_id": self.run_id}
         fetches = getattr(self.crawler.spidercls, "fetches", True)
         self.files = RunFiles(config, values, identity["token"], fetches=fetches)
+        try:  # after the recovery, which may need them
+            if stale := self.files.remove_stale_previous():
+                logger.info("Removed %s, kept by an earlier run killed before it could", ", ".join(map(str, stale)))
+        except OSError as exc:  # housekeeping: the run goes on
+            logger.warning("Could not remove %s: %s", exc.filename, exc.strerror or exc)
         try:
             self.files.open(resume=self.resumed is not None)
         except OutputError as exc:

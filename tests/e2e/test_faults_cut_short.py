@@ -50,6 +50,8 @@ elif sys.argv[1] == "removals":  # before the manifest is written
     StateStore.find_removals = die
 elif sys.argv[1] == "publish":
     RunFiles.publish = die
+elif sys.argv[1] == "settle":  # committed; the files replaced at fixed names not yet dropped
+    RunFiles.settle = die
 else:
     def manifest_only(self, manifest_first=True):
         self.to_publish(manifest_first)[0].publish()
@@ -207,3 +209,23 @@ def test_a_run_killed_after_publishing_is_committed_by_a_next_run_started_elsewh
     assert "was cut short after publishing" in second.stderr
     [again] = sorted((tmp_path / "run2").glob("*.jsonl"))
     assert "new" not in {record["crawl_status"] for record in whole_json_lines(again)}
+
+
+@pytest.mark.e2e
+def test_a_run_killed_after_its_commit_leaves_no_replaced_file_behind_for_good(site_server, tmp_path):
+    """Over fixed names a run keeps a link to each file it replaces until its commit; killed just after
+    the commit, the next run removes them (they held a whole older output's bytes on disk)."""
+    state, fixed = tmp_path / "state.sqlite3", tmp_path / "run1" / "items.jsonl"
+    assert run(crawl_args(site_server, tmp_path / "run1", output=fixed, state=state)).returncode == 0
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER, encoding="utf-8")
+    args = crawl_args(site_server, tmp_path / "run1", "-a", "incremental=false", output=fixed, state=state)
+    assert run(args, prefix=[sys.executable, str(script), "settle"]).returncode == -9
+    assert sorted(fixed.parent.glob("*.previous")) != []
+    body = check_manifest(fixed.with_name("items.manifest.json"))  # the killed run's, committed
+
+    third = run(crawl_args(site_server, tmp_path / "run1", "-a", "incremental=true", output=fixed, state=state))
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert sorted(fixed.parent.glob("*.previous")) == []
+    assert "kept by an earlier run killed before it could" in third.stderr
+    assert body["published"] is True
