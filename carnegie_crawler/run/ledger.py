@@ -6,6 +6,7 @@ the end; the spider and the pipelines only ask and stage, through this object.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -20,6 +21,7 @@ class Ledger:
         self.refresh_days = refresh_days
         self._validators: dict[str, tuple[str | None, str | None]] = {}
         self._aliases: dict[str, list[str]] = {}
+        self._fetched_at: dict[str, str] = {}
 
     # -- what the spider asks ---------------------------------------------------
     def lookup_url(self, url: str) -> Known | None:
@@ -33,18 +35,28 @@ class Ledger:
         return seen is not None and is_fresh(seen, self.refresh_days)
 
     def remember_response(
-        self, fetched_url: str, etag: str | None, last_modified: str | None, redirected_from: list[str]
+        self,
+        fetched_url: str,
+        etag: str | None,
+        last_modified: str | None,
+        redirected_from: list[str],
+        fetched_at: datetime | None = None,
     ) -> None:
-        """Validators for the next conditional request; old addresses that redirected here."""
+        """Validators for the next conditional request; old addresses that redirected here; when the response
+        was fetched, if not now (a re-extraction's archived response: re-reading it is no visit to the site,
+        so it must not make the page look freshly seen to the next incremental crawl)."""
         if etag or last_modified:
             self._validators[fetched_url] = (etag, last_modified)
         if redirected_from:
             self._aliases[fetched_url] = redirected_from
+        if fetched_at is not None:
+            self._fetched_at[fetched_url] = fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def forget_response(self, fetched_url: str) -> None:
         """The page's item was dropped (invalid, a duplicate): nothing of it is staged."""
         self._validators.pop(fetched_url, None)
         self._aliases.pop(fetched_url, None)
+        self._fetched_at.pop(fetched_url, None)
 
     def stage_dead_end(self, url: str, reason: str) -> None:
         """A 404 or a non-HTML card target: not asked for again until refresh days pass."""
@@ -66,10 +78,12 @@ class Ledger:
         adapter = ItemAdapter(item)
         fetched = adapter["fetched_url"]
         etag, last_modified = self._validators.pop(fetched, (None, None))
+        seen_at = self._fetched_at.pop(fetched, None)
         links = [*adapter["related"]["recent_work"], *adapter["related"]["more_work"]]
         for url in (fetched, *self._aliases.pop(fetched, [])):
             self.store.stage(
                 self.run_id, url=adapter["url"], language=adapter.get("language"), fetched_url=url,
                 content_hash=adapter["content_hash"], published_date=adapter.get("published_date"),
                 emitted=emitted and url == fetched, etag=etag, last_modified=last_modified, links=links,
+                seen_at=seen_at,
             )  # fmt: skip

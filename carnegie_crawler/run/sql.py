@@ -75,7 +75,7 @@ FROM staging WHERE run_id = ? ORDER BY emitted, seen_at
 ON CONFLICT (url, language) DO UPDATE SET
     content_hash = excluded.content_hash,
     published_date = COALESCE(excluded.published_date, documents.published_date),
-    last_seen = excluded.last_seen,
+    last_seen = MAX(documents.last_seen, excluded.last_seen),  -- a re-extraction stages the archive's date
     last_emitted_run = COALESCE(excluded.last_emitted_run, documents.last_emitted_run),
     etag = excluded.etag,
     last_modified = excluded.last_modified

@@ -172,11 +172,13 @@ class StateStore:
         etag: str | None = None,
         last_modified: str | None = None,
         links: Sequence[str] = (),
+        seen_at: str | None = None,
     ) -> None:
-        """Record what this run saw; it becomes state only in `commit_run`."""
+        """Record what this run saw (now, unless *seen_at* says when the page was fetched); it becomes
+        state only in `commit_run`."""
         self._staged.append(
-            (run_id, url, language or "", fetched_url, content_hash, published_date, int(emitted), now_utc(),
-             etag, last_modified, json.dumps(list(links)))
+            (run_id, url, language or "", fetched_url, content_hash, published_date, int(emitted),
+             seen_at or now_utc(), etag, last_modified, json.dumps(list(links)))
         )  # fmt: skip
         if len(self._staged) + len(self._staged_dead_ends) >= self.batch:
             self.flush()

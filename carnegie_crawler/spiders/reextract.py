@@ -289,7 +289,7 @@ class ReextractSpider(scrapy.Spider):
         if run is not None:
             item.run_id = run.run_id  # lineage: every record names the run that wrote it
             if run.ledger is not None:  # the validators the next incremental crawl sends
-                run.ledger.remember_response(entry.url, page.etag, page.last_modified, [])
+                run.ledger.remember_response(entry.url, page.etag, page.last_modified, [], fetched_at=entry.date)
         if _HAS_ARCHIVE_FIELD:
             item.archive = entry.provenance  # type: ignore[assignment]  # a plain dict for the TypedDict
         return item
