@@ -135,7 +135,7 @@ class Command(ScrapyCommand):
         try:
             # Not verified here: the build checks each run it reads (sha256, lines) on the way.
             runs = discover_runs(config.manifest_dirs, config.state, config.pattern, verify=False)
-            if not runs:
+            if not runs and not rebuild:  # a rebuild from nothing over a dataset is refused in one line
                 dirs = ", ".join(map(str, config.manifest_dirs))
                 logger.warning("No published run of state %s found in %s", config.state, dirs)
             if rebuild:

@@ -123,6 +123,11 @@ def _build(
     if len(states) > 1:
         raise DatasetError(f"the runs belong to different state files: {', '.join(sorted(map(str, states)))}")
     directory = dataset_path(directory)
+    if rebuild and not runs and (directory / "datapackage.json").exists():  # a moved state, a mistyped setting
+        raise DatasetError(
+            f"no published run to rebuild {directory} from: it is kept as it is (are CARNEGIE_STATE and "
+            "CARNEGIE_OUTPUT the settings its runs used?)"
+        )
     try:
         lock = acquire(directory, lock_timeout)
     except LockHeldError as exc:

@@ -137,6 +137,21 @@ def test_synthetic_runs_and_a_mismatch(tmp_path):
     assert "does not match its manifest" in rebuilt.stderr
 
 
+def test_a_rebuild_that_finds_no_run_keeps_the_dataset(tmp_path):
+    """The data directory moved, or CARNEGIE_STATE or CARNEGIE_OUTPUT mistyped: no run of that state is
+    found, and an empty dataset must not replace the good one with exit 0 (found by a review)."""
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    assert scrapy("dataset", *settings(tmp_path)).returncode == 0
+    before = (tmp_path / "dataset" / "documents.parquet").read_bytes()
+    elsewhere = tmp_path / "moved"
+    elsewhere.mkdir()
+    rebuilt = scrapy("dataset", "--rebuild", *settings(tmp_path, CARNEGIE_STATE=f"{elsewhere}/state.sqlite3"))
+    one_line_error(rebuilt, "no published run to rebuild")
+    assert "kept as it is" in rebuilt.stderr
+    assert (tmp_path / "dataset" / "documents.parquet").read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
