@@ -105,6 +105,14 @@ PROMOTE_DEAD_ENDS = """
 INSERT OR REPLACE INTO dead_ends (fetched_url, reason, last_seen)
 SELECT fetched_url, reason, seen_at FROM staging_dead_ends WHERE run_id = ?
 """
+# An address this run found alive again (a 200 or a 304, fetched after it last failed) is no longer a
+# dead end: it counts as a live address of its document again, and is asked for as a known page.
+CLEAR_DEAD_ENDS = """
+DELETE FROM dead_ends WHERE EXISTS (
+    SELECT 1 FROM staging s
+    WHERE s.run_id = ? AND s.fetched_url = dead_ends.fetched_url AND s.seen_at >= dead_ends.last_seen
+)
+"""
 PROMOTE_URLS = """
 INSERT OR REPLACE INTO fetched_urls (fetched_url, url, language, etag, last_modified, links)
 SELECT fetched_url, url, language, etag, last_modified, links FROM staging WHERE run_id = ?

@@ -230,6 +230,7 @@ class StateStore:
                 db.execute(sql.PROMOTE_DOCUMENTS, (run_id,))
                 db.execute(sql.PROMOTE_URLS, (run_id,))
                 db.execute(sql.PROMOTE_DEAD_ENDS, (run_id,))
+                db.execute(sql.CLEAR_DEAD_ENDS, (run_id,))
                 db.execute("DELETE FROM staging_dead_ends WHERE run_id = ?", (run_id,))
                 (count,) = db.execute(
                     "SELECT COUNT(DISTINCT url || char(0) || language) FROM staging WHERE run_id = ?", (run_id,)

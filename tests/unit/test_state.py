@@ -180,3 +180,41 @@ def test_not_linked_any_more_or_not_a_page_or_seen_alive_is_not_removal(tmp_path
     stage(store, "r2", url=c, fetched_url="https://c.org/middle-east/posts/2020/01/c?lang=en")
     assert store.find_removals("r2") == []
     store.close()
+
+
+def test_an_address_that_answers_again_is_no_longer_a_dead_end(tmp_path):
+    """A 404 once (a maintenance blip), then 200 again: when the document's other address goes, the
+    document still has this one alive and stays (found by a review: dead ends were never cleared)."""
+    store = StateStore(tmp_path / "s.db")
+    doc, old = "https://c.org/posts/2020/01/a?lang=en", "https://c.org/2020/01/01/a-pub-123"
+    stage(store, "r1", url=doc, fetched_url=doc)
+    stage(store, "r1", url=doc, fetched_url=old)
+    store.commit_run("r1", "t", "o", 1)
+    stage(store, "r2", url=doc, fetched_url=doc)
+    store.stage_dead_end("r2", old, "HTTP 404")
+    assert store.find_removals("r2") == []
+    store.commit_run("r2", "t", "o", 1)
+    assert store.dead_end_seen(old) is not None
+
+    stage(store, "r3", url=doc, fetched_url=doc)
+    stage(store, "r3", url=doc, fetched_url=old)  # back
+    store.commit_run("r3", "t", "o", 1)
+    assert store.dead_end_seen(old) is None
+
+    store.stage_dead_end("r4", doc, "HTTP 410")
+    assert store.find_removals("r4") == [], f"{old} answered 200 when last asked"
+    store.close()
+
+
+def test_an_archived_answer_older_than_a_dead_end_does_not_clear_it(tmp_path):
+    """A re-extraction stages the date its page was fetched: a 200 from before a 404 says nothing."""
+    store = StateStore(tmp_path / "s.db")
+    doc = "https://c.org/posts/2020/01/a?lang=en"
+    stage(store, "r1", url=doc)
+    store.commit_run("r1", "t", "o", 1)
+    store.stage_dead_end("r2", doc, "HTTP 404")
+    store.commit_run("r2", "t", "o", 0, removed=store.find_removals("r2"))
+    stage(store, "r3", url=doc, seen_at="2001-01-01T00:00:00Z")
+    store.commit_run("r3", "t", "o", 1)
+    assert store.dead_end_seen(doc) is not None
+    store.close()
