@@ -82,19 +82,32 @@ ON CONFLICT (url, language) DO UPDATE SET
 """
 # Dead ends that mean "this page is gone", as opposed to "this link is not a page" (a PDF).
 _GONE_SQL = "(reason IN ('HTTP 404', 'HTTP 410') OR reason LIKE 'redirected away%')"
+# A document is removed when none of its addresses still shows it: each is gone, or shows another
+# document now (the page's canonical URL or language changed: the old key would live on beside the new
+# one for good), and this run found one of them so. Not when the run merely did not reach it.
 FIND_REMOVALS = f"""
 WITH now_gone AS (
     SELECT fetched_url, reason FROM staging_dead_ends WHERE run_id = :run AND {_GONE_SQL}
 ), gone AS (
     SELECT fetched_url FROM now_gone UNION SELECT fetched_url FROM dead_ends WHERE {_GONE_SQL}
+), now_shows AS (
+    SELECT DISTINCT fetched_url, url, language FROM staging WHERE run_id = :run
+), why AS (
+    SELECT f.url, f.language, n.reason FROM fetched_urls f JOIN now_gone n ON n.fetched_url = f.fetched_url
+    UNION ALL
+    SELECT f.url, f.language, 'moved to ' || s.url || CASE s.language WHEN '' THEN '' ELSE ' (' || s.language || ')' END
+    FROM fetched_urls f JOIN now_shows s ON s.fetched_url = f.fetched_url
+    WHERE s.url != f.url OR s.language != f.language
 )
-SELECT d.url, d.language, MIN(n.reason)
+SELECT d.url, d.language, MIN(w.reason)
 FROM documents d
-JOIN fetched_urls f ON f.url = d.url AND f.language = d.language
-JOIN now_gone n ON n.fetched_url = f.fetched_url
+JOIN why w ON w.url = d.url AND w.language = d.language
 WHERE NOT EXISTS (
     SELECT 1 FROM fetched_urls o WHERE o.url = d.url AND o.language = d.language
     AND o.fetched_url NOT IN (SELECT fetched_url FROM gone)
+    AND o.fetched_url NOT IN (
+        SELECT fetched_url FROM now_shows WHERE url != d.url OR language != d.language
+    )
 ) AND NOT EXISTS (
     SELECT 1 FROM staging s WHERE s.run_id = :run AND s.url = d.url AND s.language = d.language
 )

@@ -123,6 +123,50 @@ def loads_in_every_tool(path: Path, rows: int) -> None:
     assert loaded.features["crawled_at"].dtype == "timestamp[us, tz=UTC]"
 
 
+WATER_PAGE = "pages/posts/2022/02/central-asias-water-disputes.html"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def live_keys(tmp_path: Path, *parts: str) -> list[tuple[str, str]]:
+    table = pq.read_table(tmp_path / "dataset" / "documents.parquet", columns=["url", "language"])
+    keys = zip(table.column("url").to_pylist(), table.column("language").to_pylist(), strict=True)
+    return sorted(key for key in keys if any(part in key[0] for part in parts))
+
+
+def test_a_page_whose_language_or_canonical_url_changes_keeps_one_row(tmp_path):
+    """Found by a review: the old key stayed in documents.parquet beside the new one, for good, even once
+    the page answered 410."""
+    tunisia = "https://carnegieendowment.org/posts/2019/10/tunisias-democratic-test?lang=en"
+    water = "https://carnegieendowment.org/posts/2022/02/central-asias-water-disputes?lang=en"
+    moved = water.replace("/posts/", "/russia-eurasia/posts/")
+    root = tmp_path / "site"
+    shutil.copytree(SITE, root)
+    tunisia_page, water_page = root / "pages/posts/2019/10/tunisias-democratic-test.html", root / WATER_PAGE
+    edit(tunisia_page, '<html lang="en"', '<html lang="ar"')  # mis-tagged at first
+    with SiteServer(root) as server:
+        starts = ",".join(server.base_url + path for path in EXPECTED["start_paths"])
+        crawl = ["crawl", "commentary", "-a", f"start_urls={starts}", *settings(tmp_path)]
+        assert scrapy(*crawl).returncode == 0
+        assert live_keys(tmp_path, "tunisias", "central-asias") == [(tunisia, "ar"), (water, "en")]
+        edit(tunisia_page, '<html lang="ar"', '<html lang="en"')
+        edit(water_page, f'href="{water}"', f'href="{moved}"')
+        second = scrapy(*crawl)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert live_keys(tmp_path, "tunisias", "central-asias") == [(tunisia, "en"), (moved, "en")]
+        routes = json.loads((root / "routes.json").read_text(encoding="utf-8"))
+        routes["/posts/2019/10/tunisias-democratic-test"] = {"status": 410}
+        routes["/posts/2022/02/central-asias-water-disputes"] = {"status": 410}
+        server.site.routes = routes
+        third = scrapy(*crawl)
+        assert third.returncode == 0, third.stderr[-2000:]
+    assert live_keys(tmp_path, "tunisias", "central-asias") == []
+
+
 def test_synthetic_runs_and_a_mismatch(tmp_path):
     runs = Runs(tmp_path)
     runs.add(full_run, mode="full")

@@ -218,3 +218,34 @@ def test_an_archived_answer_older_than_a_dead_end_does_not_clear_it(tmp_path):
     store.commit_run("r3", "t", "o", 1)
     assert store.dead_end_seen(doc) is not None
     store.close()
+
+
+def test_a_document_whose_address_shows_another_key_now_is_removed(tmp_path):
+    """The page fixed its language tag, or moved its canonical URL: the old key leaves, as moved."""
+    store = StateStore(tmp_path / "s.db")
+    page, other = "https://c.org/posts/2020/01/a?lang=en", "https://c.org/posts/2020/01/b?lang=en"
+    stage(store, "r1", url=page, language="ar")
+    stage(store, "r1", url=other)
+    store.commit_run("r1", "t", "o", 2)
+    stage(store, "r2", url=page, language="en")  # the same address shows the page in English now
+    stage(store, "r2", url="https://c.org/russia/posts/2020/01/b?lang=en", fetched_url=other)
+    removed = sorted((gone.url, gone.language, gone.reason) for gone in store.find_removals("r2"))
+    assert removed == [
+        (page, "ar", f"moved to {page} (en)"),
+        (other, "en", "moved to https://c.org/russia/posts/2020/01/b?lang=en (en)"),
+    ]
+    store.commit_run("r2", "t", "o", 2, removed=store.find_removals("r2"))
+    assert store.lookup_document(page, "ar") is None
+    assert store.lookup_document(page, "en") is not None
+
+
+def test_a_document_one_of_whose_addresses_still_shows_it_stays(tmp_path):
+    store = StateStore(tmp_path / "s.db")
+    doc, alias = "https://c.org/posts/2020/01/a?lang=en", "https://c.org/middle-east/posts/2020/01/a?lang=en"
+    stage(store, "r1", url=doc, fetched_url=doc)
+    stage(store, "r1", url=doc, fetched_url=alias)
+    store.commit_run("r1", "t", "o", 1)
+    # The alias shows another document now; the run did not reach the document's own address.
+    stage(store, "r2", url="https://c.org/posts/2020/01/z?lang=en", fetched_url=alias)
+    assert store.find_removals("r2") == []
+    store.close()
