@@ -5,6 +5,9 @@ offset, status: no body is kept), keeping the latest response of each URL; a sec
 chosen records one at a time, by offset. Memory grows with the number of URLs, not with the
 archive.
 
+A selection (some files, a date range) never takes a URL back in time: a URL whose newest response
+is outside it (a later run's file, a later date) is left out, so the other archives are indexed too.
+
 `.part` files (a run that crashed, or ended unhealthy and so was not published) are read when
 named: whole records only, a torn last exchange is left out. A published file that cannot be
 read to its end (damaged, or not a WARC file at all) is read up to the damage, with one ERROR line:
@@ -70,15 +73,26 @@ class Selection:
     responses: int = 0  # response records read
     in_range: int = 0  # ...archived within since/until
     torn: dict[Path, str] = field(default_factory=dict)  # files read up to a torn tail or damage
+    superseded: int = 0  # URLs in range left out: their newest response is outside the selection
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The run's `carnegie/reextract/...` stats (torn files and URLs left out: only if any)."""
+        counts = {"archives": len(self.files), "responses": self.responses, "chosen": len(self.entries)}
+        if self.torn:
+            counts["torn_archives"] = len(self.torn)
+        if self.superseded:
+            counts["superseded"] = self.superseded
+        return counts
 
 
 def is_part(path: Path) -> bool:
     return path.name.endswith(".part")
 
 
-def archive_files(directory: Path, include_parts: bool = False) -> list[Path]:
+def archive_files(directory: Path | None, include_parts: bool = False) -> list[Path]:
     """The published archives in *directory* (and the part files of runs that did not publish, if asked)."""
-    if not directory.is_dir():
+    if directory is None or not directory.is_dir():
         return []
     found = [p for p in directory.iterdir() if p.name.endswith(ARCHIVE_SUFFIX) and p.is_file()]
     if include_parts:
@@ -206,20 +220,40 @@ def _rank(entry: ArchivedResponse) -> tuple[datetime, int, int]:
     return entry.date, entry.position, entry.offset
 
 
-def choose(paths: Iterable[Path], since: datetime | None = None, until: datetime | None = None) -> Selection:
-    """The latest response of each URL among the responses of *paths* archived in [since, until)."""
-    files = in_order(paths)
-    selection = Selection(entries=[], files=files)
+def choose(
+    paths: Iterable[Path], since: datetime | None = None, until: datetime | None = None, others: Sequence[Path] = ()
+) -> Selection:
+    """The latest response of each URL among those of *paths* archived in [since, until), where it is the
+    URL's newest: a URL with a newer response outside that selection (in *paths* or in *others*, the other
+    archives, indexed for that alone) is left out and counted, as its older one would roll the state back."""
+    selected = in_order(paths)
+    # The others first: a named copy of an archive of theirs wins the tie with it.
+    files = in_order([*others, *selected]) if others else selected
+    named = {path.resolve() for path in selected}
+    own = {position for position, path in enumerate(files) if path.resolve() in named}
+    selection = Selection(entries=[], files=selected)
+    candidates: set[str] = set()  # URLs with a response in the selection that says something of the page
 
-    def in_range() -> Iterator[ArchivedResponse]:
+    def in_selection(entry: ArchivedResponse) -> bool:
+        in_range = (since is None or entry.date >= since) and (until is None or entry.date < until)
+        return in_range and entry.position in own
+
+    def index() -> Iterator[ArchivedResponse]:
         for position, path in enumerate(files):
-            for entry in iter_index(path, position, selection.torn):
-                selection.responses += 1
-                if (since is None or entry.date >= since) and (until is None or entry.date < until):
+            mine = position in own
+            for entry in iter_index(path, position, selection.torn if mine else None):
+                if mine:
+                    selection.responses += 1
+                if in_selection(entry):
                     selection.in_range += 1
-                    yield entry
+                    if not is_transient(entry.status):
+                        candidates.add(entry.url)
+                yield entry
 
-    selection.entries = latest_per_url(in_range())
+    selection.entries = [entry for entry in latest_per_url(index()) if in_selection(entry)]
+    selection.superseded = len(candidates) - len(selection.entries)
+    if selection.superseded:
+        logger.info("%d URL(s) left out: each has a newer response outside the selection", selection.superseded)
     return selection
 
 

@@ -1,7 +1,7 @@
 """The `reextract` spider: today's extraction over archived pages, without a single request.
 
 It reads the WARC files a crawl archived (`carnegie_crawler.archive`), takes the latest
-response of each URL (or those of chosen files, or of a date range), and extracts every
+response of each URL (of chosen files or a date range: only where it is the newest), and extracts every
 publication page the way the crawl did (same response, same extractor, so the same item),
 yielding the items straight from `start()`. They go through every pipeline, so the run is a
 run like any other: JSON Lines, rejects, manifest, `crawl_status` against the state.
@@ -80,8 +80,8 @@ class ReextractArguments:
 
     @property
     def filtered(self) -> bool:
-        """A date range may match nothing: then an empty output is healthy."""
-        return self.since is not None or self.until is not None
+        """Chosen files or a date range may hold no page's newest response: then an empty output is healthy."""
+        return self.archives is not None or self.since is not None or self.until is not None
 
 
 def parse_arguments(given: dict[str, Any]) -> ReextractArguments:
@@ -208,11 +208,13 @@ class ReextractSpider(scrapy.Spider):
         try:
             try:
                 paths = resolve_archives(self.arguments, self.settings)
+                # Named files: the other published archives are indexed too, for each URL's newest response.
+                others = archive_files(archive_directory(self.settings)) if self.arguments.archives is not None else []
                 # In a thread, so the reactor keeps turning (log stats, signals); and submitted before the pool
                 # starts, which waits for the fork server's imports (0.3 s into a 0.4 s index read, on the
                 # benchmark box): both go on at once.
                 index = asyncio.get_running_loop().run_in_executor(
-                    None, choose, paths, self.arguments.since, self.arguments.until
+                    None, choose, paths, self.arguments.since, self.arguments.until, others
                 )
                 pool.start()
                 selection: Selection = await index
@@ -231,13 +233,10 @@ class ReextractSpider(scrapy.Spider):
     def _count(self, selection: Selection) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        stats.set_value("carnegie/reextract/archives", len(selection.files))
+        for key, value in selection.counts.items():
+            stats.set_value(f"carnegie/reextract/{key}", value)
         # The run's health asks for a fetched start page: here, an archive read.
         stats.set_value("carnegie/start_pages/fetched", len(selection.files))
-        stats.set_value("carnegie/reextract/responses", selection.responses)
-        stats.set_value("carnegie/reextract/chosen", len(selection.entries))
-        if selection.torn:
-            stats.set_value("carnegie/reextract/torn_archives", len(selection.torn))
         self.logger.info(
             "Re-extracting from %d archive(s): %d response(s), %d in range, the latest of %d URL(s); %s",
             len(selection.files), selection.responses, selection.in_range, len(selection.entries),

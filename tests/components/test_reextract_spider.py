@@ -9,6 +9,7 @@ import os
 import signal as signal_module
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,39 @@ def test_a_date_range_with_nothing_archived_is_a_healthy_empty_run(tmp_path, arc
     owner = owner_of(crawler)
     assert owner.exit_code == 0, owner.summary
     assert crawler.stats.get_value("carnegie/reextract/chosen") == 0
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_older_archive_or_date_range_never_takes_a_page_back(tmp_path, archive_dir, caplog, monkeypatch):
+    """A URL whose newest response is outside the selection (a newer archive) is left out, counted and said:
+    its older response would take the state and the dataset back. The other URLs are re-extracted."""
+    [older] = archive_dir.iterdir()
+    edited, removed = fixture_url("commentary_single_author_europe"), fixture_url("press_release_no_author")
+    between = datetime.now(UTC)
+    body = (PAGES / "commentary_single_author_europe.html").read_bytes().replace(b"</body>", b"<p>Edited</p></body>")
+    newer = archive_dir / "commentary-2026-02-01T00-00-00-abcdef.warc.gz"
+    write_archive(newer, [exchange(edited, body, 200, HTML_TYPE), exchange(removed, b"<h1>Gone</h1>", 410)])
+    for name, selected in (("named", {"archives": older.name}), ("range", {"until": between.isoformat()})):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            crawler, items, dropped = yield reextract(
+                settings_for(tmp_path / name, archive_dir), workers="1", **selected
+            )
+        urls = {i.fetched_url for i in items + dropped}
+        assert edited not in urls, name
+        assert removed not in urls, name
+        assert len(urls) == len(fixture_cases()) - 2, name
+        assert crawler.stats.get_value("carnegie/reextract/superseded") == 2, name
+        [line] = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+        assert line.startswith("2 URL(s) left out"), line
+        assert owner_of(crawler).exit_code == 0, name
+    monkeypatch.setattr(reextract_module, "_HAS_ARCHIVE_FIELD", True)
+    crawler, items, dropped = yield reextract(settings_for(tmp_path / "every", archive_dir), workers="1")
+    by_url = {i.fetched_url: i for i in items + dropped}
+    assert removed not in by_url, "the 410 is the page's newest answer"
+    assert by_url[edited].archive["file"] == newer.name
+    assert len(by_url) == len(fixture_cases()) - 1
+    assert crawler.stats.get_value("carnegie/reextract/superseded") is None
 
 
 @pytest_twisted.inlineCallbacks

@@ -81,11 +81,41 @@ def test_since_and_until_choose_by_archive_date(two_runs):
     later = choose(files, since=parse_moment("2026-01-15")).entries
     assert [(e.url.rsplit("/", 1)[1], e.status) for e in later] == [("p1", 200), ("p3", 404)]
     earlier = choose(files, until=parse_moment("2026-01-31", end=True))
-    assert [e.file for e in earlier.entries] == [january.name] * 4
-    assert (earlier.responses, earlier.in_range) == (8, 4)
+    # p1 and p3 have a newer answer (after until): January's would undo it. A 503 and a 304 say nothing.
+    assert [(e.url.rsplit("/", 1)[1], e.file) for e in earlier.entries] == [("p2", january.name), ("p4", january.name)]
+    assert (earlier.responses, earlier.in_range, earlier.superseded) == (8, 4, 2)
     day = choose(files, since=parse_moment("2026-02-01"), until=parse_moment("2026-02-01", end=True))
     assert {e.file for e in day.entries} == {february.name}
     assert choose(files, since=parse_moment("2027-01-01")).entries == []
+
+
+def test_an_older_archive_chosen_gives_only_the_urls_whose_newest_response_it_holds(two_runs, caplog):
+    """The newest response of each URL is looked for in every archive; a URL whose newest response is outside
+    the chosen files is left out (re-extracting its older one would roll the state back), counted and said."""
+    january, february = two_runs
+    with caplog.at_level(logging.INFO, logger=reader.__name__):
+        older = choose([january], others=[january, february])
+    assert [(e.url.rsplit("/", 1)[1], e.file) for e in older.entries] == [("p2", january.name), ("p4", january.name)]
+    assert older.files == [january]
+    assert (older.responses, older.in_range, older.superseded) == (4, 4, 2), "February's records are not counted"
+    [line] = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert line.startswith("2 URL(s) left out"), line
+    assert "newer response outside the selection" in line
+
+    newer = choose([february], others=[january, february])
+    assert [(e.url.rsplit("/", 1)[1], e.status) for e in newer.entries] == [("p1", 200), ("p3", 404)]
+    assert newer.superseded == 0, "a 503 or a 304 in the chosen file is no page: nothing is left out for it"
+    assert choose([january], others=[february]).entries == older.entries
+
+
+def test_a_named_copy_of_the_newest_archive_is_not_superseded_by_itself(two_runs, tmp_path):
+    january, february = two_runs
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / february.name
+    copy.write_bytes(february.read_bytes())
+    chosen = choose([copy], others=[january, february])
+    assert [(e.url.rsplit("/", 1)[1], e.path) for e in chosen.entries] == [("p1", copy), ("p3", copy)]
+    assert chosen.superseded == 0
 
 
 def test_files_are_read_oldest_first_whatever_the_order_given(two_runs):
