@@ -65,13 +65,24 @@ def run_crawler(process: CrawlerProcessBase, crawler: Crawler, spider_args: dict
             return None
         return failure
 
+    def task_done(task: Any) -> None:  # AsyncCrawlerProcess runs the crawl as an asyncio task
+        if not task.cancelled() and isinstance(error := task.exception(), RunStartError):
+            refused.append(error)
+        elif not task.cancelled() and (error := task.exception()) is not None:
+            logger.error("The crawl ended with an error", exc_info=error)
+
     outcome = process.crawl(crawler, **spider_args)
     if hasattr(outcome, "addErrback"):
         outcome.addErrback(start_failed)
+    elif hasattr(outcome, "add_done_callback"):
+        outcome.add_done_callback(task_done)
     process.start()
     if refused:
         return fail(refused[0])
-    owner = owner_of(crawler) if hasattr(crawler, "extensions") else None
+    try:
+        owner = owner_of(crawler)
+    except (AttributeError, RuntimeError):  # the crawl never started: no extensions
+        owner = None
     if owner is None or owner.exit_code is None:
         logger.error("Run failed: the run ended without a verdict (see the errors above)")
         return EXIT_FAILED

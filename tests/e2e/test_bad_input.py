@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest_twisted
 from scrapy.utils.test import get_crawler
@@ -12,7 +15,7 @@ from scrapy.utils.test import get_crawler
 from carnegie_crawler.output import JsonLinesFile
 from carnegie_crawler.spiders.commentary import CommentarySpider
 from tests.e2e.crawling import crawl_settings, run_crawl, start_urls
-from tests.e2e.test_smoke import scrapy
+from tests.e2e.test_smoke import REPO, scrapy
 
 
 @pytest_twisted.inlineCallbacks
@@ -111,3 +114,31 @@ def test_cards_to_other_hosts_and_private_addresses_are_never_requested(tmp_path
     )
     assert [r.url for r in requests] == ["https://carnegieendowment.org/posts/2020/01/ok"]
     assert crawler.stats.get_value("carnegie/links/offsite") == 5
+
+
+FAILS_AT_START = """
+import sys
+from scrapy.cmdline import execute
+from carnegie_crawler.output import OutputError
+from carnegie_crawler.run.files import RunFiles
+
+def refused(self, resume):
+    raise OutputError("cannot open out.jsonl.part: File exists")
+
+RunFiles.open = refused  # past the checks made before the crawl starts
+sys.argv = ["scrapy", *sys.argv[1:]]
+execute()
+"""
+
+
+def test_a_run_refused_when_its_owner_starts_is_one_error_line(tmp_path):
+    """Scrapy runs the crawl as an asyncio task: an error of the run's start came out as a traceback."""
+    script = tmp_path / "fails_at_start.py"
+    script.write_text(FAILS_AT_START, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script), "crawl", "commentary", "-a", "start_urls=http://127.0.0.1:9/x",
+         "-s", f"CARNEGIE_OUTPUT={tmp_path}/out.jsonl", "-s", f"CARNEGIE_STATE={tmp_path}/state.sqlite3",
+         "-s", "CARNEGIE_DATASET=", "-s", f"CARNEGIE_ARCHIVE={tmp_path}/archive", "-s", "LOG_LEVEL=WARNING"],
+        cwd=REPO, env=os.environ | {"PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    one_line_error(result, "cannot open out.jsonl.part: File exists")
