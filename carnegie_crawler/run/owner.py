@@ -135,9 +135,11 @@ class RunOwner(RunEnding):
             lock.describe(run_id=self.run_id)
         if config.state is not None:
             self._open_state(found.abandoned_run)
+            if self.resumed is not None:
+                self._start_afresh_if_overtaken(name)
         values = {"name": name, "time": self.time, "run_id": self.run_id}
         fetches = getattr(self.crawler.spidercls, "fetches", True)
-        self.files = RunFiles(config, values, identity["token"], fetches=fetches)
+        self.files = RunFiles(config, values, self._token(), fetches=fetches)
         try:  # after the recovery, which may need them
             if stale := self.files.remove_stale_previous():
                 logger.info("Removed %s, kept by an earlier run killed before it could", ", ".join(map(str, stale)))
@@ -164,6 +166,34 @@ class RunOwner(RunEnding):
             raise RunStartError(str(exc), EXIT_LOCKED if exc.kind == "locked" else EXIT_BAD_INPUT) from None
         if dropped:
             logger.info("Discarded %d staged row(s) of earlier runs that did not finish healthy", dropped)
+        self.ledger = Ledger(self.store, self.run_id, self.config.refresh_days)
+
+    def _start_afresh_if_overtaken(self, name: str) -> None:
+        """A paused job whose state another run has committed to since: its staged versions may be older than
+        that run's, and committing them would take the documents back. It starts afresh instead."""
+        assert self.store is not None
+        assert self.config.jobdir is not None
+        try:
+            later = self.store.committed_since(self.started_at)  # no other run commits while this one runs
+        except StateError as exc:
+            raise RunStartError(str(exc), EXIT_BAD_INPUT) from None
+        if later is None:
+            return
+        logger.warning(
+            "JOBDIR %s cannot be resumed: run %s committed to the state after run %s paused, and resuming would "
+            "write older versions over newer ones; starting the job afresh",
+            self.config.jobdir, later, self.run_id,
+        )  # fmt: skip
+        try:
+            self.store.drop_run(self.run_id)
+        except StateError as exc:
+            raise RunStartError(str(exc), EXIT_BAD_INPUT) from None
+        jobdir.reset(self.config.jobdir)
+        self.resumed = None
+        identity = new_identity(name)
+        self.run_id, self.time, self.started_at = identity["run_id"], identity["time"], identity["started_at"]
+        for lock in self.locks:
+            lock.describe(run_id=self.run_id)
         self.ledger = Ledger(self.store, self.run_id, self.config.refresh_days)
 
     def spider_opened(self) -> None:

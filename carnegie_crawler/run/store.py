@@ -147,6 +147,11 @@ class StateStore:
         row = self._read("SELECT last_seen FROM dead_ends WHERE fetched_url = ?", (fetched_url,))
         return _parse_time(row[0]) if row else None
 
+    def committed_since(self, moment: str) -> str | None:
+        """The last run committed after *moment* (a `now_utc` time), if any."""
+        row = self._read("SELECT run_id FROM runs WHERE committed_at > ? ORDER BY committed_at DESC LIMIT 1", (moment,))
+        return str(row[0]) if row else None
+
     def last_run(self) -> str | None:
         """The id of the last committed run."""
         row = self._read("SELECT run_id FROM runs ORDER BY committed_at DESC, rowid DESC LIMIT 1", ())

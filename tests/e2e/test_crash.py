@@ -135,3 +135,30 @@ def test_a_markup_change_that_empties_a_field_fails_the_run_and_names_it(tmp_pat
     assert result.returncode == 1, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]
     assert "Run failed: field 'published_date' is filled in" in last
+
+
+def test_a_paused_job_overtaken_by_another_run_starts_afresh(site_server, tmp_path):
+    """Another run committed to the state while the job was paused: the job's staged versions may be older
+    than that run's, and resuming would write them over the newer ones (found by a review)."""
+    job = ["-s", f"JOBDIR={tmp_path / 'job'}"]
+    site_server.site.delay = 0.3
+    process = start(crawl_args(site_server, tmp_path, *job))
+    part = wait_for_lines(tmp_path / "out.jsonl", 2, process)
+    process.send_signal(signal.SIGINT)
+    log, _ = process.communicate(timeout=60)
+    assert process.returncode == 4, log[-3000:]
+    paused_run = json.loads((tmp_path / "job" / "carnegie-run.json").read_text())["run_id"]
+
+    site_server.site.delay = 0
+    other = ["-s", f"CARNEGIE_OUTPUT={tmp_path / 'other.jsonl'}", "-s", f"CARNEGIE_MANIFEST={tmp_path / 'other.json'}"]
+    overtaking = scrapy(*crawl_args(site_server, tmp_path, *other))
+    assert overtaking.returncode == 0, overtaking.stderr[-3000:]
+
+    resumed = scrapy(*crawl_args(site_server, tmp_path, *job))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"after run {paused_run} paused" in resumed.stderr
+    records = read_lines(tmp_path / "out.jsonl")
+    assert sorted(r["url"] for r in records) == EXPECTED_URLS
+    assert {r["crawl_status"] for r in records} == {"unchanged"}, "as the overtaking run left them"
+    assert paused_run not in {r["run_id"] for r in records}
+    assert part.exists(), "the paused run's lines stay in its part file, unpublished"
