@@ -200,7 +200,7 @@ class RunEnding:
                 self.store.drop_run(self.run_id)
             except StateError as exc:  # the next run drops them at its start
                 logger.error("%s", exc)
-        manifest, beside = "manifest written", None
+        manifest, beside = ("manifest written" if self.manifest_path is not None else "no manifest"), None
         if self.manifest_path is not None and self.manifest_path.exists() and self.files is not None:
             # A fixed name holding an earlier run's manifest: it vouches for the output still there.
             beside = self.files.manifest_file.part if self.files.manifest_file is not None else None
@@ -253,7 +253,7 @@ class RunEnding:
             self.store.pause_run(self.run_id)
         kept = {k: v for k, v in stats.items() if k.startswith("carnegie/") and isinstance(v, int)}
         marker: dict[str, Any] = {"run_id": self.run_id, "time": self.time, "started_at": self.started_at}
-        marker |= {"token": self._token(), "status": "paused", "pid": os.getpid(), "counters": kept}
+        marker |= {"token": self._token(), "status": "paused", "pid": os.getpid(), "counters": kept, "job": self.job()}
         assert self.config.jobdir is not None
         jobdir.write_marker(self.config.jobdir, marker)
         self.exit_code = EXIT_PAUSED
@@ -273,6 +273,17 @@ class RunEnding:
         write_json(path or part or self.manifest_path, manifest)
         self.manifest_written = True
         self._set_stat("carnegie/manifest/path", str(self.manifest_path))
+
+    def job(self) -> dict[str, Any]:
+        """What a paused job must be resumed with: the same spider, arguments and files (`jobdir.mismatch`)."""
+        config = self.config
+        arguments = getattr(self.arguments, "given", None)
+        return {
+            "spider": self.crawler.spidercls.name,
+            "arguments": dict(arguments) if arguments is not None else None,
+            "output": config.output, "rejects": config.rejects, "manifest": config.manifest,
+            "state": str(config.state.absolute()) if config.state is not None else None,
+        }  # fmt: skip
 
     # -- small helpers ------------------------------------------------------------------
     def _items(self) -> dict[str, int]:

@@ -68,3 +68,18 @@ def reset(jobdir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+
+
+def mismatch(paused: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """How the run resuming a paused job differs from the one that paused it (spider, arguments, files), if it
+    does: resumed otherwise, its output, state and manifest would mix two runs. Markers from before this
+    record was kept, and arguments not known yet, are not compared."""
+    recorded = paused.get("job")
+    if not isinstance(recorded, dict):
+        return None
+    differences = [
+        f"{key} {now[key]!r}, not {recorded[key]!r}"
+        for key in now
+        if key in recorded and now[key] is not None and recorded[key] is not None and now[key] != recorded[key]
+    ]
+    return "; ".join(differences) or None

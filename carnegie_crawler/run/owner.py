@@ -128,6 +128,12 @@ class RunOwner(RunEnding):
         found = jobdir.inspect(config.jobdir) if config.jobdir is not None else jobdir.Inspection()
         if found.warning:
             logger.warning(found.warning)
+        if found.resume is not None and (different := jobdir.mismatch(found.resume, self.job())):
+            raise RunStartError(
+                f"JOBDIR {config.jobdir} holds a job paused by another command or settings ({different}): resume "
+                "it with the same ones, or give this run another JOBDIR",
+                EXIT_BAD_INPUT,
+            )
         self.resumed = found.resume
         identity = self.resumed or new_identity(name)
         self.run_id, self.time, self.started_at = identity["run_id"], identity["time"], identity["started_at"]
@@ -202,6 +208,8 @@ class RunOwner(RunEnding):
         self._warn_placeholder_contact()
         for key, value in (self.resumed or {}).get("counters", {}).items():
             stats.inc_value(key, value)  # a resumed run goes on counting where it paused
+        for record in self.resumed_records():  # and its coverage covers every line it publishes
+            self.coverage.add(ItemAdapter(record))
         if self.config.jobdir is not None:
             # Only now: a run that fails before it crawls leaves a paused job resumable.
             marker = {"run_id": self.run_id, "time": self.time, "started_at": self.started_at, "token": self._token()}
