@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -79,15 +81,19 @@ class CommentarySpider(scrapy.Spider):
             self.logger.info("Skipped %s: not an HTML page (%s)", response.url, _content_type(response))
             if ledger is not None:
                 ledger.stage_dead_end(response.url, f"not html: {_content_type(response)}")
+                self.note_redirected_away(response, ledger)  # a publication's address that now serves a file
             return
         if "dataloss" in response.flags:
             stats.inc_value("carnegie/pages/truncated")
             self.logger.warning("Truncated response from %s: extracting what arrived", response.url)
         item = await self.extract(response)
         if ledger is not None:
+            # Not a truncated body's validators: they name the whole page, whose conditional requests would
+            # answer 304 for good and keep what arrived as the document; without them it is fetched again.
+            whole = "dataloss" not in response.flags
             ledger.remember_response(
-                response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"),
-                response.meta.get("redirect_urls", []),
+                response.url, _header(response, b"ETag") if whole else None,
+                _header(response, b"Last-Modified") if whole else None, response.meta.get("redirect_urls", []),
             )  # fmt: skip
         for request in self.follow_cards(self.cards_of(item, response.url), response.url):
             yield request
@@ -135,11 +141,33 @@ class CommentarySpider(scrapy.Spider):
             cards = cards[:limit]
         return cards
 
-    def note_redirected_away(self, response: Response, ledger: Ledger) -> None:
+    def note_redirected_away(self, response: Response | scrapy.Request, ledger: Ledger) -> None:
         """Publication addresses that now redirect off the publications count as gone (docs/runs.md, "Removals")."""
         for origin in response.meta.get("redirect_urls", []):
             if is_publication_url(origin):
                 ledger.stage_dead_end(origin, f"redirected away to {response.url}")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CommentarySpider:
+        spider: CommentarySpider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.redirect_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider.redirect_dropped, signal=signals.request_dropped)
+        return spider
+
+    def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
+        """A redirect to another host never reaches a callback (Scrapy drops it as off-site when it is
+        scheduled): the publication addresses it came from are gone from the site all the same."""
+        ledger = self.run.ledger if self.run is not None else None
+        elsewhere = host_key(urlsplit(request.url).hostname or "") not in self.hosts
+        if ledger is not None and request.meta.get("redirect_urls") and elsewhere:
+            self.note_redirected_away(request, ledger)
+
+    def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
+        """A redirect to a page or file this run already fetched is dropped as a duplicate: if it is no
+        publication, the addresses it came from are gone (to a publication, they are its other addresses)."""
+        ledger = self.run.ledger if self.run is not None else None
+        if ledger is not None and request.meta.get("redirect_urls") and not is_publication_url(request.url):
+            self.note_redirected_away(request, ledger)
 
     # Looked up once: every page and every card link asks, and the extensions never change in a crawl.
     @cached_property
