@@ -99,6 +99,18 @@ def parse_since(value: str | None) -> str | None:
 
 
 NAMES = ("start_urls", "start_urls_file", "types", "incremental", "since")
+LISTS = ("start_urls", "types")  # comma-separated
+
+
+def refuse_empty(values: dict[str, str | None], lists: tuple[str, ...]) -> None:
+    """A given argument must say something: a blank value (`-a since=`), or a list of blanks (`-a types=,`),
+    is refused, never read as the argument left out. scrapyd's own (`_job`) are not checked."""
+    for name, value in values.items():
+        if value is None or name.startswith("_"):
+            continue
+        parts = value.split(",") if name in lists else [value]
+        if not any(part.strip() for part in parts):
+            raise SpiderArgumentError(f"{name} is empty: give a value, or leave the argument out")
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ def parse_arguments(given: dict[str, Any]) -> SpiderArguments:
         known = ", ".join(NAMES)
         raise SpiderArgumentError(f"unknown spider argument {unknown[0]!r} (known: {known})")
     values = {k: (v if v is None else str(v)) for k, v in given.items()}
+    refuse_empty(values, LISTS)
     return SpiderArguments(
         tuple(parse_start_urls(values.get("start_urls"), values.get("start_urls_file"))),
         parse_types(values.get("types")),

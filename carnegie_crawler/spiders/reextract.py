@@ -47,7 +47,7 @@ from ..archive.reader import (
 )
 from ..items import Publication
 from ..run.owner import RunOwner, owner_of
-from .arguments import SpiderArgumentError
+from .arguments import SpiderArgumentError, refuse_empty
 
 DEFAULT_ARCHIVE = "data/archive"
 NAMES = ("archives", "since", "until", "workers")
@@ -91,11 +91,9 @@ def parse_arguments(given: dict[str, Any]) -> ReextractArguments:
     if unknown:
         raise SpiderArgumentError(f"unknown spider argument {unknown[0]!r} (known: {', '.join(NAMES)})")
     values = {k: (v if v is None else str(v)) for k, v in given.items()}
-    archives = None
-    if (named := values.get("archives")) is not None:
-        archives = tuple(a.strip() for a in named.split(",") if a.strip())
-        if not archives:
-            raise SpiderArgumentError("archives is empty: give archive files, or leave the argument out")
+    refuse_empty(values, lists=("archives",))
+    named = values.get("archives")
+    archives = None if named is None else tuple(a.strip() for a in named.split(",") if a.strip())
     since = _moment("since", values.get("since"), end=False)
     until = _moment("until", values.get("until"), end=True)
     if since is not None and until is not None and since >= until:
@@ -106,7 +104,7 @@ def parse_arguments(given: dict[str, Any]) -> ReextractArguments:
 
 
 def _moment(name: str, value: str | None, end: bool) -> datetime | None:
-    if value is None or not value.strip():
+    if value is None:
         return None
     try:
         return parse_moment(value, end=end)
@@ -117,7 +115,7 @@ def _moment(name: str, value: str | None, end: bool) -> datetime | None:
 
 
 def _workers(value: str | None) -> int:
-    if value is None or not value.strip():
+    if value is None:
         return os.cpu_count() or 1
     try:
         workers = int(value)
