@@ -13,11 +13,21 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
 from ..run.cli import fail, preflight, run_crawler
-from ..run.outcome import EXIT_BAD_INPUT
+from ..run.outcome import EXIT_BAD_INPUT, RunStartError
+from ..spiders.arguments import SpiderArgumentError, refuse_repeated
+
+
+def check_repeated(opts: argparse.Namespace) -> None:
+    """Before Scrapy turns the `-a` list into a dict (keeping the last of a repeated name): refuse a repeat."""
+    try:
+        refuse_repeated(opts.spargs)
+    except SpiderArgumentError as exc:
+        sys.exit(fail(RunStartError(str(exc), EXIT_BAD_INPUT)))
 
 
 class Command(ScrapyCrawlCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        check_repeated(opts)
         super().process_options(args, opts)
         if len(args) != 1 or self.settings is None:
             return  # Scrapy's own usage message follows

@@ -21,6 +21,7 @@ from ..run.cli import fail, preflight, run_crawler
 from ..run.outcome import EXIT_BAD_INPUT, RunStartError
 from ..spiders.arguments import SpiderArgumentError
 from ..spiders.reextract import ReextractSpider, parse_arguments, resolve_archives
+from .crawl import check_repeated
 
 
 class Command(BaseRunSpiderCommand):
@@ -37,10 +38,11 @@ class Command(BaseRunSpiderCommand):
             "Re-extract the archived pages with today's extractor and run every pipeline, without a request. "
             "Spider arguments (-a): archives=FILE[,FILE...] (default: every archive in CARNEGIE_ARCHIVE), "
             "since=/until= (archive dates, YYYY-MM-DD or an ISO date and time), workers=N (processes; "
-            "default: one per core, 1 extracts in this process)."
+            "default: one per core, 1 extracts in this process). Each at most once, none empty."
         )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        check_repeated(opts)
         super().process_options(args, opts)
         if args:
             raise UsageError("reextract takes no positional argument (name archive files with -a archives=...)")

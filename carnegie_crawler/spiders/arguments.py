@@ -113,6 +113,16 @@ def refuse_empty(values: dict[str, str | None], lists: tuple[str, ...]) -> None:
             raise SpiderArgumentError(f"{name} is empty: give a value, or leave the argument out")
 
 
+def refuse_repeated(arglist: list[str]) -> None:
+    """`-a name=value` given twice is refused: Scrapy would keep the last one without a word."""
+    seen: set[str] = set()
+    for entry in arglist:
+        name = entry.split("=", 1)[0]
+        if "=" in entry and name in seen:
+            raise SpiderArgumentError(f"{name} is given twice (-a {name}=...): give it once")
+        seen.add(name)
+
+
 @dataclass(frozen=True)
 class SpiderArguments:
     """What the user asked for; `given` keeps the raw values for the run manifest."""

@@ -54,3 +54,15 @@ def test_an_empty_crawl_argument_is_refused(site_server, tmp_path, argument):
 @pytest.mark.parametrize("argument", ["since=", "until=", "workers=", "workers= ", "archives=", "archives=,"])
 def test_an_empty_reextract_argument_is_refused(tmp_path, argument):
     one_line_error(reextract(tmp_path, argument), f"{argument.split('=', 1)[0]} is empty")
+
+
+def test_a_repeated_crawl_argument_is_refused_not_the_last_kept(site_server, tmp_path):
+    result = crawl(site_server, tmp_path, "types=commentary", "types=qa")
+    one_line_error(result, "types is given twice")
+    assert not (tmp_path / "out" / "out.jsonl").exists()
+    same = crawl(site_server, tmp_path, "since=2024-01-01", "since=2024-01-01")
+    one_line_error(same, "since is given twice")
+
+
+def test_a_repeated_reextract_argument_is_refused(tmp_path):
+    one_line_error(reextract(tmp_path, "workers=1", "workers=2"), "workers is given twice")
