@@ -79,7 +79,7 @@ def _extract(root: Element, fetched_url: str, crawled_at: str | None = None) -> 
     item = Publication(
         url=url,
         fetched_url=fetched_url,
-        language=_language(head, fetched_url),
+        language=_language(head, url, fetched_url),
         content_type=block.text("type") or _first_mapped(eyebrow, TYPE_LABELS),
         title=_strip_site_name(head.og_title) or _h1_title(page) or _strip_site_name(head.title),
         subtitle=head.description or head.og_description or _visible_dek(page),
@@ -103,10 +103,13 @@ def _extract(root: Element, fetched_url: str, crawled_at: str | None = None) -> 
     return item, block.wrong_typed
 
 
-def _language(head: HeadMeta, fetched_url: str) -> str | None:
-    """<html lang>, else the URL's ?lang= (parsed only then)."""
-    found = _language_code(head.lang)
-    return found if found is not None else _language_code(query_param(fetched_url, "lang"))
+def _language(head: HeadMeta, url: str, fetched_url: str) -> str | None:
+    """<html lang>, else the canonical URL's ?lang=, else the fetched URL's: the page's own address first, so
+    that one page reached as /x?lang=en and as /x is one document, not two (parsed only when needed)."""
+    code = _language_code(head.lang)
+    if code is None:
+        code = _language_code(query_param(url, "lang"))
+    return code if code is not None else _language_code(query_param(fetched_url, "lang"))
 
 
 def _language_code(value: str | None) -> str | None:

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.e2e
 
 FELLOWS = "/posts/2022/09/carnegie-announces-new-middle-east-fellows"
 FELLOWS_URL = f"https://carnegieendowment.org{FELLOWS}?lang=en"
+GRAIN = "russia-eurasia/posts/2022/06/russias-grain-diplomacy-in-africa"
+GRAIN_URL = "https://carnegieendowment.org/posts/2022/06/russias-grain-diplomacy-in-africa?lang=en"
 
 
 @pytest.fixture
@@ -85,3 +87,14 @@ def test_a_truncated_response_is_fetched_whole_again_by_the_next_incremental_run
     _, third = yield run_crawl(settings, start_urls=start_urls(editable_site), incremental="true")
     assert [(item.url, item.crawl_status) for item in third if item.url == FELLOWS_URL] == [(FELLOWS_URL, "updated")]
     assert stored(state, FELLOWS_URL) == [whole.content_hash]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_page_without_a_language_tag_reached_with_and_without_lang_is_one_record(editable_site, tmp_path):
+    """No <html lang>: the page's canonical URL (?lang=en) says its language, whichever address it was
+    reached by; the fetched URL's ?lang= decided, so /x?lang=en and /x gave two documents."""
+    page = editable_site.site.root / f"pages/{GRAIN}.html"
+    page.write_text(page.read_text(encoding="utf-8").replace('<html lang="en" dir="ltr">', '<html dir="ltr">'))
+    base = editable_site.base_url
+    _, items = yield run_crawl(crawl_settings(tmp_path), start_urls=f"{base}/{GRAIN}?lang=en,{base}/{GRAIN}")
+    assert [(item.url, item.language) for item in items if "grain-diplomacy" in item.url] == [(GRAIN_URL, "en")]
