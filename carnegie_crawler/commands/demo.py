@@ -11,6 +11,7 @@ from scrapy.commands import BaseRunSpiderCommand
 
 from ..devserver import SiteServer
 from ..run.cli import fail, preflight, run_crawler
+from ..run.outcome import EXIT_BAD_INPUT, RunStartError
 from ..spiders.commentary import CommentarySpider
 
 # Package data: reconstructed pages, found where the package is installed (a checkout, a wheel).
@@ -35,6 +36,19 @@ class Command(BaseRunSpiderCommand):
 
     def short_desc(self) -> str:
         return "Run the commentary spider against the bundled offline fixture site"
+
+    def long_desc(self) -> str:
+        return (
+            "Run the commentary spider, with every pipeline, against the bundled demo site served on 127.0.0.1. "
+            "It takes no spider argument (-a): the demo site sets them; run `scrapy crawl commentary -a ...` "
+            "for your own. Settings (-s) and feeds (-o, -O) apply."
+        )
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        if opts.spargs:  # still Scrapy's list of `-a` values
+            refused = f"demo takes no spider argument (got -a {opts.spargs[0]}): use scrapy crawl commentary -a ..."
+            sys.exit(fail(RunStartError(refused, EXIT_BAD_INPUT)))
+        super().process_options(args, opts)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None

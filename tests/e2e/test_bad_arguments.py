@@ -66,3 +66,13 @@ def test_a_repeated_crawl_argument_is_refused_not_the_last_kept(site_server, tmp
 
 def test_a_repeated_reextract_argument_is_refused(tmp_path):
     one_line_error(reextract(tmp_path, "workers=1", "workers=2"), "workers is given twice")
+
+
+def test_demo_takes_no_spider_argument(tmp_path):
+    result = run([
+        "demo", "-a", "bogus=1", "-a", "types=nonsense",
+        "-s", f"CARNEGIE_OUTPUT={tmp_path}/demo.jsonl", "-s", f"CARNEGIE_STATE={tmp_path}/state.sqlite3",
+        "-s", f"CARNEGIE_REJECTS={tmp_path}/rejects.jsonl", "-s", "CARNEGIE_DATASET=", "-s", "CARNEGIE_ARCHIVE=",
+    ])  # fmt: skip
+    one_line_error(result, "demo takes no spider argument")
+    assert not (tmp_path / "demo.jsonl").exists()
