@@ -12,6 +12,8 @@ from scrapy.utils.reactor import is_asyncio_reactor_installed
 
 from ..items import Publication
 from ..process_pool import WorkerPool
+from ..run.config import MAX_EXTRACT_WORKERS
+from ..run.outcome import EXIT_BAD_INPUT, RunStartError
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +27,15 @@ class ExtractionWorkers:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractionWorkers:
-        size = crawler.settings.getint("CARNEGIE_EXTRACT_WORKERS")
+        # The run commands check it before the crawl (run/config.py); this is for a crawl started otherwise.
+        try:
+            size: int | None = crawler.settings.getint("CARNEGIE_EXTRACT_WORKERS")
+        except ValueError:  # "two": one line, not a traceback
+            size = None
+        if size is None or size > MAX_EXTRACT_WORKERS:
+            raw = crawler.settings.get("CARNEGIE_EXTRACT_WORKERS")
+            bounds = f"a whole number between 0 and {MAX_EXTRACT_WORKERS}"
+            raise RunStartError(f"CARNEGIE_EXTRACT_WORKERS must be {bounds}, not {raw!r}", EXIT_BAD_INPUT)
         if size <= 0:
             raise NotConfigured("CARNEGIE_EXTRACT_WORKERS is 0: pages are extracted in the crawl's own process")
         if not is_asyncio_reactor_installed():

@@ -33,8 +33,8 @@ def preflight(spider_cls: type[Any], spider_args: dict[str, str], settings: Base
         if check is not None:
             check(**spider_args)
         config = RunConfig.from_settings(settings)
-        check_paths(config, settings, spider_cls.name)
-        load_validator(config.schema)
+        check_paths(config, settings, spider_cls.name, spider_cls)
+        _check_coverage_fields(config, load_validator(config.schema).schema)
     except (SpiderArgumentError, ConfigError, SchemaLoadError) as exc:
         return RunStartError(str(exc), EXIT_BAD_INPUT)
     target = config.state or config.jobdir
@@ -45,9 +45,20 @@ def preflight(spider_cls: type[Any], spider_args: dict[str, str], settings: Base
             StateStore(config.state).close()
     except LockHeldError as exc:
         return RunStartError(str(exc), EXIT_LOCKED)
+    except OSError as exc:  # the lock file cannot be opened (a directory, a read-only place)
+        where = exc.filename or target
+        return RunStartError(f"cannot lock {target}: {where}: {exc.strerror or exc}", EXIT_BAD_INPUT)
     except StateError as exc:
         return RunStartError(str(exc), EXIT_LOCKED if exc.kind == "locked" else EXIT_BAD_INPUT)
     return None
+
+
+def _check_coverage_fields(config: RunConfig, schema: dict[str, Any]) -> None:
+    """A threshold on a field the schema does not have (an older schema) would fail every run."""
+    properties = schema.get("properties")
+    for field in config.min_coverage:
+        if isinstance(properties, dict) and field not in properties:
+            raise ConfigError(f"CARNEGIE_MIN_COVERAGE: {field!r} is not a field of the schema")
 
 
 def fail(error: RunStartError) -> int:

@@ -24,6 +24,10 @@ class ConfigError(ValueError):
 
 # Placeholders a path template may use: the spider's name, the run's start time (UTC) and its id.
 _PLACEHOLDERS = {"name": "commentary", "time": "2026-01-01T00-00-00", "run_id": "commentary-2026-01-01T00-00-00-0"}
+# Fields whose coverage says nothing about extraction quality: run/health.py does not count them.
+NOT_COVERAGE = frozenset({"crawled_at", "content_hash", "schema_version", "fetched_url", "crawl_status"})
+# More extraction workers than this is a typo, not a machine: each is a process of its own.
+MAX_EXTRACT_WORKERS = 64
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class RunConfig:
     max_cards_per_page: int
     jobdir: Path | None
     archive: Path | None = None
+    extract_workers: int = 0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RunConfig:
@@ -68,7 +73,14 @@ class RunConfig:
             max_cards_per_page=int(_number(settings, "CARNEGIE_MAX_CARDS_PER_PAGE", 1, None, integer=True)),
             jobdir=Path(jobdir) if jobdir else None,
             archive=Path(archive) if archive else None,
+            extract_workers=extract_workers(settings),
         )
+
+
+def extract_workers(settings: BaseSettings) -> int:
+    if settings.get("CARNEGIE_EXTRACT_WORKERS") is None:  # not set (a test's bare settings): none
+        return 0
+    return int(_number(settings, "CARNEGIE_EXTRACT_WORKERS", 0, MAX_EXTRACT_WORKERS, integer=True))
 
 
 def render(template: str, **values: str) -> Path:
@@ -90,7 +102,28 @@ def check_writable(path: Path, what: str) -> None:
         raise ConfigError(f"{what} {path} is not writable")
 
 
-def check_paths(config: RunConfig, settings: BaseSettings, spider_name: str) -> None:
+def check_creatable(directory: Path, what: str) -> None:
+    """*directory* is there or can be made, without making it: a path whose name is not known yet
+    (a placeholder) must not leave a directory named with made-up values behind."""
+    existing = Path(os.path.abspath(directory))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{what}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: directory {existing} is not writable")
+
+
+def check_target(template: str, path: Path, what: str) -> None:
+    """check_writable, or, for a template with a placeholder in its directory, check_creatable on the
+    directory its fixed part names."""
+    if "%(" not in os.path.dirname(template):
+        check_writable(path, what)
+    else:
+        check_creatable(Path(os.path.dirname(template.split("%(", 1)[0]) or "."), what)
+
+
+def check_paths(config: RunConfig, settings: BaseSettings, spider_name: str, spider_cls: type | None = None) -> None:
     """Every file the run will write, and Scrapy's own feed files (`-o`/`-O`), can be written, and no
     two of them are the same file."""
     values = _PLACEHOLDERS | {"name": spider_name}
@@ -98,35 +131,100 @@ def check_paths(config: RunConfig, settings: BaseSettings, spider_name: str) -> 
     for name, template in (("CARNEGIE_OUTPUT", config.output), ("CARNEGIE_REJECTS", config.rejects)):
         if template:
             paths[name] = path = render(template, **values)
-            check_writable(path, name)
+            check_target(template, path, name)
             # The run writes `<name>.<6 hex>.part` beside it first.
             check_name_length(path.with_name(path.name + ".000000.part"), name)
     if config.manifest:
         paths["CARNEGIE_MANIFEST"] = render(config.manifest, **values)
-        check_writable(paths["CARNEGIE_MANIFEST"], "CARNEGIE_MANIFEST")
+        check_target(config.manifest, paths["CARNEGIE_MANIFEST"], "CARNEGIE_MANIFEST")
     elif "CARNEGIE_OUTPUT" in paths:
         output = paths["CARNEGIE_OUTPUT"]
         paths["the manifest"] = output.with_name(output.name.removesuffix(".jsonl") + ".manifest.json")
-    if config.archive is not None:
-        check_writable(config.archive / "x.warc.gz", "CARNEGIE_ARCHIVE")
     if config.state is not None:
         check_writable(config.state, "CARNEGIE_STATE")
         for suffix in ("", "-wal", "-shm", ".lock"):
             paths[f"CARNEGIE_STATE{suffix and ' ' + suffix}"] = config.state.with_name(config.state.name + suffix)
+    # Before the archive's directory is made: one inside the dataset is refused, not created.
+    dataset = check_dataset(settings, config.archive, paths)
+    if config.archive is not None:
+        check_writable(config.archive / "x.warc.gz", "CARNEGIE_ARCHIVE")
+    if config.jobdir is not None:  # Scrapy makes it, and fails with a traceback on a file
+        if config.jobdir.exists() and not config.jobdir.is_dir():
+            raise ConfigError(f"JOBDIR {config.jobdir} is not a directory")
+        check_creatable(config.jobdir, "JOBDIR")
     _check_distinct(paths)
-    for uri in settings.getdict("FEEDS"):
+    for uri, options in settings.getdict("FEEDS").items():
         target = str(uri)
         if "://" in target and not target.startswith("file://"):
             continue  # s3://, ftp://: Scrapy's feed storage checks those itself
         local = target.removeprefix("file://")
-        try:
-            rendered = local % (values | {"batch_id": 1, "batch_time": "t"})
-        except (KeyError, ValueError, TypeError):
-            rendered = local  # Scrapy fills other placeholders from spider attributes
-        feed = Path(rendered)
-        check_writable(feed, "feed")
+        custom = settings.get("FEED_URI_PARAMS") or (isinstance(options, dict) and options.get("uri_params"))
+        feed = Path(local if custom else _feed_path(local, spider_name, spider_cls))
+        check_target(local, feed, "feed")
         if any(feed.absolute() == other.absolute() for other in paths.values()):
             raise ConfigError(f"the feed {feed} is also a file the run writes itself")
+        if dataset is not None and _inside(feed, dataset):
+            raise ConfigError(f"the feed {feed} is inside the dataset directory {dataset} (CARNEGIE_DATASET)")
+
+
+def _feed_path(uri: str, spider_name: str, spider_cls: type | None) -> str:
+    """The feed's path as Scrapy renders it; a placeholder Scrapy does not fill is refused: Scrapy
+    would raise KeyError at the spider's start, write no feed, and the run still exit 0."""
+    from scrapy.extensions.feedexport import apply_uri_params  # what Scrapy itself renders with
+
+    # Scrapy fills the spider's attributes (only those of its class are known before it starts),
+    # the start time, and the batch's time and number.
+    params: dict[str, Any] = {key: getattr(spider_cls, key, "") for key in dir(spider_cls)} if spider_cls else {}
+    params |= {"name": spider_name, "time": _PLACEHOLDERS["time"], "batch_time": "2026-01-01T00-00-00.000000"}
+    params["batch_id"] = 1
+    try:
+        return apply_uri_params(uri, params)
+    except KeyError as exc:
+        raise ConfigError(
+            f"the feed {uri}: Scrapy does not fill %({exc.args[0]})s (it fills %(name)s, %(time)s, "
+            "%(batch_time)s, %(batch_id)d and the spider's other class attributes)"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"the feed {uri}: bad placeholder: {exc}") from None
+
+
+DATASET_DEFAULT = "data/dataset"  # when the settings do not name it, as dataset/config.py DEFAULT_DIRECTORY
+
+
+def check_dataset(settings: BaseSettings, archive: Path | None, paths: dict[str, Path]) -> Path | None:
+    """The dataset directory a healthy run's end folds the run into (None: off, or nothing to fold), checked
+    now as dataset/config.py reads it then; not imported, as that package loads pyarrow (0.15-0.2 s)."""
+    value = settings.get("CARNEGIE_DATASET", DATASET_DEFAULT)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike) or "%(" in str(value):
+        raise ConfigError(f"CARNEGIE_DATASET must be a directory path without placeholders, not {value!r}")
+    if not settings.get("CARNEGIE_STATE") or not settings.get("CARNEGIE_OUTPUT"):
+        return None  # no state or no output: the run has nothing to fold in, and leaves the dataset alone
+    # The dataset finds the runs' manifests by name in one fixed directory.
+    name = "CARNEGIE_MANIFEST" if settings.get("CARNEGIE_MANIFEST") else "CARNEGIE_OUTPUT"
+    template = str(settings.get(name))
+    if "%(" in os.path.dirname(template):
+        raise ConfigError(
+            f"{name}: the directory of {template!r} has placeholders; the dataset (CARNEGIE_DATASET) needs the "
+            "runs in fixed directories (put the placeholders in the file name only, or set CARNEGIE_DATASET= )"
+        )
+    dataset = Path(value)
+    if dataset.exists() and not dataset.is_dir():
+        raise ConfigError(f"CARNEGIE_DATASET {dataset} is not a directory")
+    check_creatable(dataset.parent, "CARNEGIE_DATASET")  # a build writes beside it, then swaps it in
+    # A rebuild replaces the directory whole, and the archive's files are no dataset's.
+    if archive is not None and (_inside(archive, dataset) or _inside(dataset, archive)):
+        raise ConfigError(f"CARNEGIE_ARCHIVE {archive} and CARNEGIE_DATASET {dataset} overlap")
+    for what, path in paths.items():
+        if _inside(path, dataset):
+            raise ConfigError(f"{what} {path} is inside the dataset directory {dataset} (CARNEGIE_DATASET)")
+    return dataset
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    path, directory = Path(os.path.abspath(path)), Path(os.path.abspath(directory))
+    return path == directory or directory in path.parents
 
 
 def check_name_length(path: Path, what: str) -> None:
@@ -194,6 +292,8 @@ def _coverage(settings: BaseSettings) -> dict[str, float]:
     for field, share in raw.items():
         if field not in known:
             raise ConfigError(f"{name}: {field!r} is not a field of the item")
+        if field in NOT_COVERAGE:  # a threshold on it would fail every run
+            raise ConfigError(f"{name}: coverage is not counted for {field!r} (it says nothing of the extraction)")
         try:
             value = float(share)
         except (TypeError, ValueError):

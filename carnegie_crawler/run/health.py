@@ -13,10 +13,8 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 
-from .config import RunConfig
+from .config import NOT_COVERAGE, RunConfig
 
-# Fields whose coverage says nothing about extraction quality.
-_NOT_COVERAGE = frozenset({"crawled_at", "content_hash", "schema_version", "fetched_url", "crawl_status"})
 # Thresholds on these fields apply to every item; the others skip stub types (docs/site.md, "Stubs").
 _ALL_TYPES = frozenset({"title", "url", "language", "content_type"})
 
@@ -40,7 +38,7 @@ class Coverage:
         stub = item.get("content_type") in self.stub_types
         self.non_stub += not stub
         for name, value in item.items():
-            if name not in _NOT_COVERAGE and _filled(value):
+            if name not in NOT_COVERAGE and _filled(value):
                 self.filled[name] += 1
                 self.filled_non_stub[name] += not stub
 
