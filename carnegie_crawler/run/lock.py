@@ -56,10 +56,12 @@ def lock_path(target: Path) -> Path:
 
 def acquire(target: Path, timeout: float) -> RunLock:
     """Lock *target* (a state file or a job directory), waiting at most *timeout* seconds."""
-    key = target.absolute()
+    # A file (the state) is locked as the file, whatever name reaches it: two runs through a symlink
+    # share one lock. A directory keeps its name: the dataset's is a link switched at every build.
+    key = target.absolute() if target.is_dir() else target.resolve()
     if (held := _HELD.get(key)) is not None:
         return held
-    path = lock_path(target)
+    path = lock_path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open while the lock is held
     deadline = time.monotonic() + max(timeout, 0.0)
