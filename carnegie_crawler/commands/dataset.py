@@ -135,8 +135,14 @@ class Command(ScrapyCommand):
         try:
             # Not verified here: the build checks each run it reads (sha256, lines) on the way.
             runs = discover_runs(config.manifest_dirs, config.state, config.pattern, verify=False)
+            dirs = ", ".join(map(str, config.manifest_dirs))
+            # The manifests name the state, so runs found need no state file; none found and no state
+            # file is a mistyped CARNEGIE_STATE, not "up to date" (a rebuild over a dataset says so itself).
+            over_a_dataset = rebuild and (config.directory / "datapackage.json").exists()
+            if not runs and not config.state.exists() and not over_a_dataset:
+                missing = f"the state file {config.state} does not exist (no run of it in {dirs})"
+                return _fail(missing, EXIT_BAD_INPUT)
             if not runs and not rebuild:  # a rebuild from nothing over a dataset is refused in one line
-                dirs = ", ".join(map(str, config.manifest_dirs))
                 logger.warning("No published run of state %s found in %s", config.state, dirs)
             if rebuild:
                 summary = rebuild_dataset(config.directory, runs, progress=progress)
