@@ -173,15 +173,17 @@ class RunEnding:
         settings = self.crawler.settings
         if "CARNEGIE_DATASET" in settings and not settings.get("CARNEGIE_DATASET"):
             return None  # off: checked before the import, which loads pyarrow (0.15-0.18 s at every run's end)
+        if self.store is None or self.output is None:
+            return None  # no state or no output file: nothing to fold
         # Imported here: pyarrow takes a noticeable part of a second to load, and only this step needs it.
         from ..dataset import DatasetError, discover_runs, update_dataset
         from ..dataset.config import DatasetConfig
 
         try:
             config = DatasetConfig.from_settings(settings)
-        except DatasetError as exc:  # no state or no output file: there is nothing to fold
-            logger.info("Dataset not updated: %s", exc)
-            return None
+        except DatasetError as exc:  # refused at start-up by the crawl commands; a run started otherwise says so
+            logger.error("Dataset not updated: %s", exc)
+            return str(exc)
         if config is None:
             return None
         try:

@@ -12,6 +12,7 @@ from scrapy import signals
 from scrapy.utils.test import get_crawler
 
 from carnegie_crawler.extensions.workers import ExtractionWorkers
+from carnegie_crawler.run.owner import owner_of
 from carnegie_crawler.spiders.commentary import CommentarySpider
 from tests.e2e.crawling import EXPECTED, crawl_settings, run_crawl, start_urls
 from tests.helpers import SITE
@@ -128,3 +129,15 @@ def test_a_worker_killed_mid_crawl_loses_no_item(site_server, tmp_path, caplog):
     assert stats["carnegie/extraction/in_process"] >= 1
     assert stats["finish_reason"] == "finished"
     assert any("Extraction worker" in r.getMessage() and "ended unexpectedly" in r.getMessage() for r in caplog.records)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_dataset_setting_found_unusable_at_the_end_is_exit_5_not_silence(site_server, tmp_path):
+    """The crawl commands refuse it at start-up; a run started otherwise (scrapyd, a script) said nothing."""
+    settings = crawl_settings(tmp_path, CARNEGIE_DATASET=str(tmp_path / "ds-%(run_id)s"))
+    crawler, items = yield run_crawl(settings, start_urls=start_urls(site_server))
+    assert items
+    owner = owner_of(crawler)
+    assert owner is not None
+    assert owner.exit_code == 5
+    assert "the dataset is behind" in (owner.summary or "")
