@@ -8,16 +8,13 @@ request answer 304, so the truncated text stayed the document's for good.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 import pytest_twisted
 
-from carnegie_crawler.devserver import SiteServer
 from tests.e2e.crawling import crawl_settings, run_crawl, start_urls
-from tests.helpers import SITE
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +22,6 @@ FELLOWS = "/posts/2022/09/carnegie-announces-new-middle-east-fellows"
 FELLOWS_URL = f"https://carnegieendowment.org{FELLOWS}?lang=en"
 GRAIN = "russia-eurasia/posts/2022/06/russias-grain-diplomacy-in-africa"
 GRAIN_URL = "https://carnegieendowment.org/posts/2022/06/russias-grain-diplomacy-in-africa?lang=en"
-
-
-@pytest.fixture
-def editable_site(tmp_path):
-    root = tmp_path / "site"
-    shutil.copytree(SITE, root)
-    with SiteServer(root) as server:
-        yield server
 
 
 def stored(state: Path, url: str) -> list[str]:

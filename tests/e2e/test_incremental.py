@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 
-import pytest
 import pytest_twisted
 
-from carnegie_crawler.devserver import SiteServer
 from tests.e2e.crawling import EXPECTED, crawl_settings, run_crawl, start_urls
 from tests.helpers import SITE
 
 EDITED = "pages/posts/2022/09/carnegie-announces-new-middle-east-fellows.html"
 EDITED_URL = "https://carnegieendowment.org/posts/2022/09/carnegie-announces-new-middle-east-fellows?lang=en"
-
-
-@pytest.fixture
-def editable_site(tmp_path):
-    """A copy of the fixture site that a test may edit, served on one port for all its runs."""
-    root = tmp_path / "site"
-    shutil.copytree(SITE, root)
-    with SiteServer(root) as server:
-        yield server
 
 
 @pytest_twisted.inlineCallbacks
