@@ -102,4 +102,16 @@ def verdict(
         share = coverage.share(name, min_sample=config.coverage_min_items)
         if share is not None and share < minimum:
             reasons.append(f"field '{name}' is filled in {share:.0%} of items, below {minimum:.0%}")
+    if reason := _undated_under_since(stats, config):
+        reasons.append(reason)
     return Health(ok=not reasons, reasons=reasons)
+
+
+def _undated_under_since(stats: dict[str, Any], config: RunConfig) -> str | None:
+    """A `since` run drops the pages whose date it cannot read, so their coverage never counts: judged here."""
+    judged, undated = int(stats.get("carnegie/items/since_judged", 0)), int(stats.get("carnegie/items/undated", 0))
+    minimum = config.min_coverage.get("published_date")
+    if minimum is None or judged < max(config.coverage_min_items, 1) or (judged - undated) / judged >= minimum:
+        return None
+    dated = f"{1 - undated / judged:.0%} dated, below {minimum:.0%}"
+    return f"{undated} of {judged} pages had no date for the since filter to judge ({dated})"

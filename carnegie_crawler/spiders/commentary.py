@@ -120,7 +120,14 @@ class CommentarySpider(scrapy.Spider):
             stats.inc_value("carnegie/items/skipped_type")
             return False
         since = self.arguments.since
-        if since is not None and (item.published_date is None or item.published_date < since):
+        if since is None:
+            return True
+        if item.content_type not in (self.run.config.stub_types if self.run is not None else ()):
+            # What the health check needs to tell "nothing new since" from "no date read": an undated page
+            # cannot pass the filter, and a broken date extraction would otherwise end healthy and empty.
+            stats.inc_value("carnegie/items/since_judged")
+            stats.inc_value("carnegie/items/undated", item.published_date is None)
+        if item.published_date is None or item.published_date < since:
             stats.inc_value("carnegie/items/before_since")
             return False
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest_twisted
 
@@ -116,3 +117,19 @@ def test_a_page_taken_down_is_reported_removed_once_and_comes_back_new(editable_
         crawl_settings(tmp_path / "run4", CARNEGIE_STATE=state), start_urls=start_urls(editable_site)
     )
     assert {i.url: i.crawl_status for i in items}[EDITED_URL] == "new", "back after a removal: a new version"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_since_run_on_pages_whose_dates_cannot_be_read_is_unhealthy(editable_site, tmp_path):
+    """Found by a review: the filter dropped every undated page, so a broken date extraction ended healthy
+    and empty, where the same site without the filter fails on date coverage."""
+    months = "January|February|March|April|May|June|July|August|September|October|November|December"
+    dates = re.compile(rf"\b(?:{months}|[A-Z][a-z]{{2}}\.?) \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}[T\d:+Z-]*")
+    for page in (editable_site.site.root / "pages").rglob("*.html"):
+        page.write_text(dates.sub("", page.read_text(encoding="utf-8")), encoding="utf-8")
+    settings = crawl_settings(tmp_path, CARNEGIE_COVERAGE_MIN_ITEMS=5)
+    crawler, items = yield run_crawl(settings, start_urls=start_urls(editable_site), since="2000-01-01")
+    assert items == []
+    assert crawler.stats.get_value("carnegie/health/ok") is False
+    [reason] = crawler.stats.get_value("carnegie/health/reasons")
+    assert "had no date for the since filter to judge" in reason
