@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS staging (
     links TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, url, language, fetched_url)
 );
+-- For the commit's joins by address (CLEAR_DEAD_ENDS) and by document (FIND_REMOVALS): without them
+-- each scans a table per row, quadratic in the run's size.
+CREATE INDEX IF NOT EXISTS staging_by_address ON staging (run_id, fetched_url);
+CREATE INDEX IF NOT EXISTS fetched_urls_by_document ON fetched_urls (url, language);
 CREATE TABLE IF NOT EXISTS dead_ends (
     fetched_url TEXT PRIMARY KEY,
     reason TEXT NOT NULL,
@@ -105,8 +109,9 @@ JOIN why w ON w.url = d.url AND w.language = d.language
 WHERE NOT EXISTS (
     SELECT 1 FROM fetched_urls o WHERE o.url = d.url AND o.language = d.language
     AND o.fetched_url NOT IN (SELECT fetched_url FROM gone)
-    AND o.fetched_url NOT IN (
-        SELECT fetched_url FROM now_shows WHERE url != d.url OR language != d.language
+    AND NOT EXISTS (
+        SELECT 1 FROM staging s WHERE s.run_id = :run AND s.fetched_url = o.fetched_url
+        AND (s.url != d.url OR s.language != d.language)
     )
 ) AND NOT EXISTS (
     SELECT 1 FROM staging s WHERE s.run_id = :run AND s.url = d.url AND s.language = d.language
@@ -121,9 +126,9 @@ SELECT fetched_url, reason, seen_at FROM staging_dead_ends WHERE run_id = ?
 # An address this run found alive again (a 200 or a 304, fetched after it last failed) is no longer a
 # dead end: it counts as a live address of its document again, and is asked for as a known page.
 CLEAR_DEAD_ENDS = """
-DELETE FROM dead_ends WHERE EXISTS (
-    SELECT 1 FROM staging s
-    WHERE s.run_id = ? AND s.fetched_url = dead_ends.fetched_url AND s.seen_at >= dead_ends.last_seen
+DELETE FROM dead_ends WHERE fetched_url IN (
+    SELECT s.fetched_url FROM staging s JOIN dead_ends d ON d.fetched_url = s.fetched_url
+    WHERE s.run_id = ? AND s.seen_at >= d.last_seen
 )
 """
 PROMOTE_URLS = """

@@ -249,3 +249,35 @@ def test_a_document_one_of_whose_addresses_still_shows_it_stays(tmp_path):
     stage(store, "r2", url="https://c.org/posts/2020/01/z?lang=en", fetched_url=alias)
     assert store.find_removals("r2") == []
     store.close()
+
+
+def _correlated_scans(db: sqlite3.Connection, query: str, args: object) -> list[str]:
+    """Table scans SQLite would run once per row of an outer query (inside a correlated subquery)."""
+    rows = db.execute("EXPLAIN QUERY PLAN " + query, args).fetchall()
+    parent = {node: up for node, up, _, _ in rows}
+    detail = {node: text for node, _, _, text in rows}
+
+    def correlated(node: int) -> bool:  # its nearest enclosing subquery is (a plain one is run once, cached)
+        while node in parent:
+            node = parent[node]
+            text = detail.get(node, "")
+            if "SUBQUERY" in text or text.startswith(("CO-ROUTINE", "MATERIALIZE")):
+                return text.startswith("CORRELATED")
+        return False
+
+    return [text for node, _, _, text in rows if text.startswith("SCAN") and correlated(node)]
+
+
+@pytest.mark.parametrize("name", ["CLEAR_DEAD_ENDS", "FIND_REMOVALS"])
+def test_the_commits_queries_never_scan_a_table_per_row(tmp_path, name):
+    """Found by a review: both scanned the run's staged rows or the addresses once per row (5 s at 8,000
+    dead ends, 4 s at 40,000 documents), inside the state's write transaction."""
+    from carnegie_crawler.run import sql
+
+    StateStore(tmp_path / "s.db").close()  # the schema, indexes included
+    db = sqlite3.connect(tmp_path / "s.db")
+    try:
+        args = {"run": "r"} if name == "FIND_REMOVALS" else ("r",)
+        assert _correlated_scans(db, getattr(sql, name), args) == []
+    finally:
+        db.close()
