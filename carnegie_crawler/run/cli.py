@@ -40,7 +40,7 @@ def preflight(spider_cls: type[Any], spider_args: dict[str, str], settings: Base
     target = config.state or config.jobdir
     try:
         if target is not None:
-            acquire(target, config.lock_timeout)
+            acquire(target, config.lock_timeout, the_file=target == config.state)
         if config.state is not None:
             StateStore(config.state).close()
     except LockHeldError as exc:

@@ -279,12 +279,14 @@ class RunEnding:
     def job(self) -> dict[str, Any]:
         """What a paused job must be resumed with: the same spider, arguments and files (`jobdir.mismatch`)."""
         config = self.config
-        arguments = getattr(self.arguments, "given", None)
+        given = getattr(self.arguments, "given", None)
+        # scrapyd's own (_job, _version) change at every schedule; paths as files, whatever names reach them.
+        arguments = {k: v for k, v in given.items() if not k.startswith("_")} if given is not None else None
         return {
-            "spider": self.crawler.spidercls.name,
-            "arguments": dict(arguments) if arguments is not None else None,
-            "output": config.output, "rejects": config.rejects, "manifest": config.manifest,
-            "state": str(config.state.absolute()) if config.state is not None else None,
+            "spider": self.crawler.spidercls.name, "arguments": arguments,
+            **{name: os.path.abspath(path) if path else path for name, path in
+               (("output", config.output), ("rejects", config.rejects), ("manifest", config.manifest))},
+            "state": str(config.state.resolve()) if config.state is not None else None,
         }  # fmt: skip
 
     # -- small helpers ------------------------------------------------------------------

@@ -54,11 +54,14 @@ def lock_path(target: Path) -> Path:
     return target.with_name(target.name + ".lock")
 
 
-def acquire(target: Path, timeout: float) -> RunLock:
-    """Lock *target* (a state file or a job directory), waiting at most *timeout* seconds."""
-    # A file (the state) is locked as the file, whatever name reaches it: two runs through a symlink
-    # share one lock. A directory keeps its name: the dataset's is a link switched at every build.
-    key = target.absolute() if target.is_dir() else target.resolve()
+def acquire(target: Path, timeout: float, *, the_file: bool = False) -> RunLock:
+    """Lock *target* (a state file or a job directory), waiting at most *timeout* seconds.
+
+    With *the_file* (the state), the file itself is locked, whatever name reaches it: two runs through a
+    symlink share one lock. Otherwise the name is: the dataset's is a link switched at every build, and a
+    job directory may not exist yet when it is first locked (its key must not change once it does).
+    """
+    key = target.resolve() if the_file else target.absolute()
     if (held := _HELD.get(key)) is not None:
         return held
     path = lock_path(key)

@@ -122,7 +122,7 @@ class RunOwner(RunEnding):
         for target in (config.state, config.jobdir):
             if target is not None:
                 try:
-                    self.locks.append(acquire(target, config.lock_timeout))
+                    self.locks.append(acquire(target, config.lock_timeout, the_file=target == config.state))
                 except LockHeldError as exc:
                     raise RunStartError(str(exc), EXIT_LOCKED) from None
         found = jobdir.inspect(config.jobdir) if config.jobdir is not None else jobdir.Inspection()

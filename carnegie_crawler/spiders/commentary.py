@@ -71,7 +71,10 @@ class CommentarySpider(scrapy.Spider):
         ledger = self.run.ledger if self.run is not None else None
         if response.status == 304 and ledger is not None and (known := response.meta.get("carnegie_known")):
             stats.inc_value("carnegie/items/unchanged")
-            ledger.stage_unchanged(known, response.request.url if response.request else response.url)
+            if not response.meta.get("redirect_urls"):
+                ledger.stage_unchanged(known, response.request.url if response.request else response.url)
+            # else: the address redirected, and the 304 is about the page it landed on, which may be another
+            # document's: it says nothing of this one, which is left as it was.
             # No body to read links from: follow the cards the page had last time.
             for request in self.follow_cards(self.capped(known.links, response.url), response.url):
                 yield request
