@@ -23,7 +23,7 @@ from .files import RunFiles
 from .health import Coverage, Health, verdict
 from .manifest import build_manifest, counts, summary, write_json
 from .outcome import EXIT_DATASET, EXIT_FAILED, EXIT_OK, EXIT_PAUSED
-from .store import Removal, StateError, StateStore
+from .store import Removal, StateError, StateStore, now_utc
 
 if TYPE_CHECKING:
     from ..archive import WarcFile
@@ -256,6 +256,7 @@ class RunEnding:
         kept = {k: v for k, v in stats.items() if k.startswith("carnegie/") and isinstance(v, int)}
         marker: dict[str, Any] = {"run_id": self.run_id, "time": self.time, "started_at": self.started_at}
         marker |= {"token": self._token(), "status": "paused", "pid": os.getpid(), "counters": kept, "job": self.job()}
+        marker["paused_at"] = now_utc()  # a commit after it is another run's (run/owner.py)
         assert self.config.jobdir is not None
         jobdir.write_marker(self.config.jobdir, marker)
         self.exit_code = EXIT_PAUSED

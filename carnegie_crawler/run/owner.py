@@ -179,8 +179,11 @@ class RunOwner(RunEnding):
         that run's, and committing them would take the documents back. It starts afresh instead."""
         assert self.store is not None
         assert self.config.jobdir is not None
+        assert self.resumed is not None
+        # Since the pause: the job's own start may have committed a run cut short before it (run/recovery.py).
+        # Markers from before `paused_at`: its start, when no other run can commit while the job runs.
         try:
-            later = self.store.committed_since(self.started_at)  # no other run commits while this one runs
+            later = self.store.committed_since(str(self.resumed.get("paused_at") or self.started_at))
         except StateError as exc:
             raise RunStartError(str(exc), EXIT_BAD_INPUT) from None
         if later is None:
