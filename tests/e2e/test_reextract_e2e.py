@@ -48,7 +48,8 @@ def run_settings(tmp_path: Path) -> list[str]:
 
 
 def output_of(tmp_path: Path, spider: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    [manifest_path] = sorted((tmp_path / "out").glob(f"{spider}-*.manifest.json"))[-1:]
+    # The newest file, not the last name: runs started within one second sort by their random token.
+    manifest_path = max((tmp_path / "out").glob(f"{spider}-*.manifest.json"), key=lambda path: path.stat().st_mtime_ns)
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     output = manifest_path.parent / manifest["output"]["path"]
     return [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()], manifest

@@ -33,7 +33,8 @@ GONE_URL = f"https://carnegieendowment.org{GONE_PATH}?lang=en"
 
 def statuses(tmp_path: Path) -> dict[str, str]:
     """The last re-extraction's records: crawl_status by URL."""
-    manifest = sorted((tmp_path / "data").glob("reextract-*.manifest.json"))[-1]
+    # The newest file, not the last name: runs started within one second sort by their random token.
+    manifest = max((tmp_path / "data").glob("reextract-*.manifest.json"), key=lambda path: path.stat().st_mtime_ns)
     output = manifest.parent / json.loads(manifest.read_text(encoding="utf-8"))["output"]["path"]
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     return {record["url"]: record["crawl_status"] for record in records}

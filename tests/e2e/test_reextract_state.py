@@ -26,7 +26,7 @@ REFRESH_DAYS = 0.00003  # 2.6 s: a document seen longer ago is asked for again
 
 
 def last_records(tmp_path: Path, spider: str) -> list[tuple[str, str]]:
-    manifest = sorted((tmp_path / "data").glob(f"{spider}-*.manifest.json"))[-1]
+    manifest = max((tmp_path / "data").glob(f"{spider}-*.manifest.json"), key=lambda path: path.stat().st_mtime_ns)
     output = manifest.parent / json.loads(manifest.read_text(encoding="utf-8"))["output"]["path"]
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     return [(record["url"], record["crawl_status"]) for record in records]
