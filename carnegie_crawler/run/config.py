@@ -188,28 +188,27 @@ def _feed_path(uri: str, spider_name: str, spider_cls: type | None) -> str:
         raise ConfigError(f"the feed {uri}: bad placeholder: {exc}") from None
 
 
-DATASET_DEFAULT = "data/dataset"  # when the settings do not name it, as dataset/config.py DEFAULT_DIRECTORY
+DATASET_DEFAULT = "data/dataset"  # dataset/config.py's DEFAULT_DIRECTORY (a test keeps them equal)
 
 
 def check_dataset(settings: BaseSettings, archive: Path | None, paths: dict[str, Path]) -> Path | None:
     """The dataset directory a healthy run's end folds the run into (None: off, or nothing to fold), checked
-    now as dataset/config.py reads it then; not imported, as that package loads pyarrow (0.15-0.2 s)."""
-    value = settings.get("CARNEGIE_DATASET", DATASET_DEFAULT)
-    if value is None or value == "":
+    now by the rules the end reads it with (`dataset.config`), and against the run's other files."""
+    from ..dataset.config import DatasetConfig  # pyarrow-free: the package loads its builders lazily
+    from ..dataset.runs import DatasetError
+
+    # Without a state or an output the run folds nothing in: only the dataset setting itself is read.
+    folds = bool(settings.get("CARNEGIE_STATE") and settings.get("CARNEGIE_OUTPUT"))
+    checked = settings if folds else {"CARNEGIE_DATASET": settings.get("CARNEGIE_DATASET", DATASET_DEFAULT)}
+    try:
+        config = DatasetConfig.from_settings(checked)
+    except DatasetError as exc:
+        if not folds and "CARNEGIE_DATASET" not in str(exc):
+            return None  # the missing state or output, which is fine here
+        raise ConfigError(f"{exc} (or set CARNEGIE_DATASET= to turn the dataset off)") from None
+    if config is None or not folds:
         return None
-    if not isinstance(value, str | os.PathLike) or "%(" in str(value):
-        raise ConfigError(f"CARNEGIE_DATASET must be a directory path without placeholders, not {value!r}")
-    if not settings.get("CARNEGIE_STATE") or not settings.get("CARNEGIE_OUTPUT"):
-        return None  # no state or no output: the run has nothing to fold in, and leaves the dataset alone
-    # The dataset finds the runs' manifests by name in one fixed directory.
-    name = "CARNEGIE_MANIFEST" if settings.get("CARNEGIE_MANIFEST") else "CARNEGIE_OUTPUT"
-    template = str(settings.get(name))
-    if "%(" in os.path.dirname(template):
-        raise ConfigError(
-            f"{name}: the directory of {template!r} has placeholders; the dataset (CARNEGIE_DATASET) needs the "
-            "runs in fixed directories (put the placeholders in the file name only, or set CARNEGIE_DATASET= )"
-        )
-    dataset = Path(value)
+    dataset = config.directory
     if dataset.exists() and not dataset.is_dir():
         raise ConfigError(f"CARNEGIE_DATASET {dataset} is not a directory")
     check_creatable(dataset.parent, "CARNEGIE_DATASET")  # a build writes beside it, then swaps it in
