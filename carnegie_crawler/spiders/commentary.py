@@ -167,9 +167,10 @@ class CommentarySpider(scrapy.Spider):
     def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
         """A redirect to another host never reaches a callback (Scrapy drops it as off-site when it is
         scheduled): the publication addresses it came from are gone from the site all the same."""
+        if not request.meta.get("redirect_urls"):  # every request passes here: the cheap test first
+            return
         ledger = self.run.ledger if self.run is not None else None
-        elsewhere = host_key(urlsplit(request.url).hostname or "") not in self.hosts
-        if ledger is not None and request.meta.get("redirect_urls") and elsewhere:
+        if ledger is not None and host_key(urlsplit(request.url).hostname or "") not in self.hosts:
             self.note_redirected_away(request, ledger)
 
     def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
