@@ -34,7 +34,7 @@ from .merge import Counts, NewRowsReader, chunks, in_order, materialize, plan
 from .output import ROW_GROUP_ROWS, Output, finish, read_package
 from .runs import DatasetError, DatasetLockedError, RunRef, SchemaChangedError, as_run, ordered
 from .schema import HISTORY_STATUSES, arrow_schema
-from .versions import check_files, dataset_path, recover, swap
+from .versions import check_files, checked_while_read, dataset_path, recover, swap
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,8 @@ def _build(
         summary.warnings = _check_chain(applied[-1]["run_id"] if applied else None, pending, allow_gaps, directory)
         state = str(runs[0].state) if runs else (package or {}).get("state")
         with Output(directory) as out:
-            _write(out, pending, directory if package is not None else None, summary, progress)
+            with checked_while_read(directory, package):  # the rows built on are those recorded
+                _write(out, pending, directory if package is not None else None, summary, progress)
             finish(out, applied + [_applied_entry(run) for run in pending], state)
             swap(out.path, directory)
         summary.applied = [run.run_id for run in pending]

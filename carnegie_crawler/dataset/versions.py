@@ -18,8 +18,13 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from .output import fsync_path
 from .runs import DatasetError
@@ -113,6 +118,34 @@ def check_files(directory: Path, package: dict[str, Any]) -> None:
                 f"{path} is not the file datapackage.json describes (changed or damaged): "
                 "rebuild the dataset (scrapy dataset --rebuild)"
             )
+
+
+@contextmanager
+def checked_while_read(directory: Path, package: dict[str, Any] | None) -> Iterator[None]:
+    """`check_files` in a thread while the body reads the dataset's files to build on them.
+
+    An update copies the old rows as they are: a file changed by hand or damaged on disk would be
+    copied into the new version, and its new datapackage.json would vouch for it. The check reads
+    the files anyway read (from the page cache, hashing without the GIL), so it costs little time.
+    If the body fails reading them, a damaged file is said as such (DatasetError), not as what the
+    decoder choked on; a file that is whole but unreadable as Parquet is a DatasetError too. Other
+    errors (a full disk while writing the new version) go on as they are.
+    """
+    if package is None:
+        yield
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="dataset-check") as pool:
+        check = pool.submit(check_files, directory, package)
+        try:
+            yield
+        except (OSError, pa.ArrowException) as exc:
+            check.result()  # damaged files: a DatasetError that says so
+            if isinstance(exc, OSError):
+                raise
+            raise DatasetError(
+                f"cannot read the dataset at {directory} ({exc}): rebuild it (scrapy dataset --rebuild)"
+            ) from None
+        check.result()
 
 
 def _sha256(path: Path) -> str:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -178,3 +179,66 @@ def test_runs_finished_within_one_second_keep_the_order_of_their_links(tmp_path)
     _same_dataset(tmp_path / "incremental", tmp_path / "rebuilt")
     assert documents(tmp_path / "rebuilt").column("title").to_pylist() == ["version 2"]
     assert [row[2] for row in history(tmp_path / "rebuilt")] == ["new", "updated", "updated"]
+
+
+def _edit_bytes(path: Path, old: bytes, new: bytes) -> None:
+    """Overwrite *old* in the file with *new* (as long or shorter), in place: a hand edit or bit rot that
+    still decodes."""
+    data = path.read_bytes()
+    at = data.find(old)
+    assert at > 0, f"{old!r} not in {path}"
+    path.write_bytes(data[:at] + new + data[at + len(new) :])
+
+
+def test_an_update_refuses_to_build_on_a_documents_file_changed_since_it_was_written(tmp_path):
+    """The old rows are copied as they are: a changed file would be copied into the new version and vouched
+    for by its new datapackage.json. With nothing to apply the same change was already refused."""
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    target = tmp_path / "dataset"
+    update_dataset(target, runs.manifests)
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    _edit_bytes(target / "documents.parquet", b"Ana Author", b"Bob")  # still decodes (no page checksums)
+    assert pq.read_table(target / "documents.parquet").num_rows == 5
+    with pytest.raises(DatasetError, match=r"documents\.parquet is not the file datapackage\.json describes"):
+        update_dataset(target, runs.manifests)
+    runs.add(lambda run_id, at: [stub(f"{SITE}/f", "en", run_id, at)])
+    with pytest.raises(DatasetError, match=r"documents\.parquet is not the file datapackage\.json describes"):
+        update_dataset(target, runs.manifests)
+    changed = dict(before, **{"documents.parquet": (target / "documents.parquet").read_bytes()})
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == changed  # the version shown is untouched
+    assert [p.name for p in tmp_path.iterdir() if ".building-" in p.name] == []
+    rebuild_dataset(target, runs.refs())  # what the error asks for
+    update_dataset(tmp_path / "reference", runs.manifests)
+    _same_dataset(target, tmp_path / "reference")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_an_update_over_an_unreadable_history_file_is_a_dataset_error(tmp_path, damage):
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    target = tmp_path / "dataset"
+    update_dataset(target, runs.manifests)
+    path = target / "history.parquet"
+    data = path.read_bytes()
+    path.write_bytes(bytes(len(data)) if damage == "garbage" else data[: len(data) // 2])
+    runs.add(lambda run_id, at: [stub(f"{SITE}/f", "en", run_id, at)])
+    with pytest.raises(DatasetError, match=r"history\.parquet is not the file datapackage\.json describes"):
+        update_dataset(target, runs.manifests)
+
+
+def test_a_dataset_whose_files_match_their_record_but_do_not_decode_is_a_dataset_error(tmp_path, monkeypatch):
+    """Files that are what datapackage.json records, yet cannot be read (a pyarrow that reads them otherwise):
+    one DatasetError asking for a rebuild, never pyarrow's exception."""
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    target = tmp_path / "dataset"
+    update_dataset(target, runs.manifests)
+    runs.add(lambda run_id, at: [stub(f"{SITE}/f", "en", run_id, at)])
+
+    def unreadable(*args: Any, **kwargs: Any) -> Any:
+        raise pa.ArrowInvalid("Parquet magic bytes not found in footer")
+
+    monkeypatch.setattr(history_module.pq, "ParquetFile", unreadable)
+    with pytest.raises(DatasetError, match=r"cannot read the dataset .*rebuild it"):
+        update_dataset(target, runs.manifests)

@@ -196,6 +196,22 @@ def test_a_rebuild_that_finds_no_run_keeps_the_dataset(tmp_path):
     assert (tmp_path / "dataset" / "documents.parquet").read_bytes() == before
 
 
+def test_a_damaged_history_file_with_a_run_to_apply_is_one_error_line(tmp_path):
+    """The update reads history.parquet only while it writes the new version: garbage there was a
+    pyarrow traceback (found by a review), where the same damage with nothing to apply is one line."""
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    assert scrapy("dataset", *settings(tmp_path)).returncode == 0
+    history = tmp_path / "dataset" / "history.parquet"
+    history.write_bytes(bytes(history.stat().st_size))
+    runs.add(second_run)
+    result = scrapy("dataset", *settings(tmp_path))
+    one_line_error(result, "history.parquet is not the file datapackage.json describes")
+    assert "scrapy dataset --rebuild" in result.stderr
+    assert scrapy("dataset", "--rebuild", *settings(tmp_path)).returncode == 0
+    assert pq.read_table(history).num_rows > 0
+
+
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
