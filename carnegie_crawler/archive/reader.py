@@ -73,6 +73,7 @@ class Selection:
     responses: int = 0  # response records read
     in_range: int = 0  # ...archived within since/until
     torn: dict[Path, str] = field(default_factory=dict)  # files read up to a torn tail or damage
+    unreadable: list[Path] = field(default_factory=list)  # ...of which not one response could be read
     superseded: int = 0  # URLs in range left out: their newest response is outside the selection
 
     @property
@@ -81,6 +82,8 @@ class Selection:
         counts = {"archives": len(self.files), "responses": self.responses, "chosen": len(self.entries)}
         if self.torn:
             counts["torn_archives"] = len(self.torn)
+        if self.unreadable:
+            counts["unreadable_archives"] = len(self.unreadable)
         if self.superseded:
             counts["superseded"] = self.superseded
         return counts
@@ -111,11 +114,12 @@ def file_date(path: Path) -> datetime | None:
     return None
 
 
-def in_order(paths: Iterable[Path]) -> list[Path]:
-    """*paths* oldest first (by their first record), the same file once."""
+def in_order(paths: Iterable[Path], last: frozenset[Path] = frozenset()) -> list[Path]:
+    """*paths* oldest first (by their first record), the same file once; of files as old, those in *last*
+    (resolved paths) after the others."""
     unique = {p.resolve(): p for p in paths}
     oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(unique.values(), key=lambda p: (file_date(p) or oldest, p.name))
+    return sorted(unique.values(), key=lambda p: (file_date(p) or oldest, p.resolve() in last, p.name))
 
 
 def parse_moment(value: str, end: bool = False) -> datetime:
@@ -227,9 +231,9 @@ def choose(
     URL's newest: a URL with a newer response outside that selection (in *paths* or in *others*, the other
     archives, indexed for that alone) is left out and counted, as its older one would roll the state back."""
     selected = in_order(paths)
-    # The others first: a named copy of an archive of theirs wins the tie with it.
-    files = in_order([*others, *selected]) if others else selected
-    named = {path.resolve() for path in selected}
+    named = frozenset(path.resolve() for path in selected)
+    # A named file after the others as old: a named copy of one of theirs wins the tie with it, whatever its name.
+    files = in_order([*others, *selected], last=named) if others else selected
     own = {position for position, path in enumerate(files) if path.resolve() in named}
     selection = Selection(entries=[], files=selected)
     candidates: set[str] = set()  # URLs with a response in the selection that says something of the page
@@ -241,14 +245,18 @@ def choose(
     def index() -> Iterator[ArchivedResponse]:
         for position, path in enumerate(files):
             mine = position in own
+            read = 0
             for entry in iter_index(path, position, selection.torn if mine else None):
                 if mine:
                     selection.responses += 1
+                    read += 1
                 if in_selection(entry):
                     selection.in_range += 1
                     if not is_transient(entry.status):
                         candidates.add(entry.url)
                 yield entry
+            if mine and not read and path in selection.torn:
+                selection.unreadable.append(path)
 
     selection.entries = [entry for entry in latest_per_url(index()) if in_selection(entry)]
     selection.superseded = len(candidates) - len(selection.entries)

@@ -20,7 +20,8 @@ from scrapy.exceptions import UsageError
 from ..run.cli import fail, preflight, run_crawler
 from ..run.outcome import EXIT_BAD_INPUT, RunStartError
 from ..spiders.arguments import SpiderArgumentError
-from ..spiders.reextract import ReextractSpider, parse_arguments, resolve_archives
+from ..spiders.reextract import ReextractSpider
+from ..spiders.reextract_arguments import parse_arguments, resolve_archives
 from .crawl import check_repeated
 
 

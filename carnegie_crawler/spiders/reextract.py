@@ -20,13 +20,10 @@ and Scrapy's components for fetching (a run that fetches nothing never uses them
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import scrapy
@@ -37,20 +34,22 @@ from scrapy.settings import BaseSettings
 from ..archive.batches import Batch, Batches, skip_reason
 from ..archive.extract import BatchPool, Extracted, Failed, Outcome, Skipped
 from ..archive.reader import (
-    ARCHIVE_SUFFIX,
     ArchivedResponse,
     ArchiveError,
     Selection,
     archive_files,
     choose,
-    parse_moment,
 )
 from ..items import Publication
 from ..run.owner import RunOwner, owner_of
-from .arguments import SpiderArgumentError, refuse_empty
+from .arguments import SpiderArgumentError
+from .reextract_arguments import (
+    ReextractArguments,
+    archive_directory,
+    parse_arguments,
+    resolve_archives,
+)
 
-DEFAULT_ARCHIVE = "data/archive"
-NAMES = ("archives", "since", "until", "workers")
 # Scrapy's components for fetching, dropped (a spider that fetches nothing): Scrapy imports every component
 # it is given, a disabled one included, and these import aiohttp (remote control), TLS (the HTTP handlers,
 # through the retry middleware too) and tldextract (cookies). Measured on the benchmark box, a 40-page
@@ -63,100 +62,6 @@ _NOT_FETCHING = {
     "SPIDER_MIDDLEWARES_BASE": None,
 }
 _HAS_ARCHIVE_FIELD = "archive" in {f.name for f in fields(Publication)}
-
-
-@dataclass(frozen=True)
-class ReextractArguments:
-    """What the user asked for; `given` keeps the raw values for the run manifest."""
-
-    archives: tuple[str, ...] | None  # None: every published archive in CARNEGIE_ARCHIVE
-    since: datetime | None
-    until: datetime | None  # exclusive: `until=2026-05-01` keeps all of May 1
-    workers: int
-    given: dict[str, str]
-    # What the run's owner asks of a spider's arguments.
-    incremental: bool = False  # every document is written, with its crawl_status
-    start_pages: tuple[str, ...] = ()
-
-    @property
-    def filtered(self) -> bool:
-        """Chosen files or a date range may hold no page's newest response: then an empty output is healthy."""
-        return self.archives is not None or self.since is not None or self.until is not None
-
-
-def parse_arguments(given: dict[str, Any]) -> ReextractArguments:
-    """Check every argument; raises SpiderArgumentError with a one-line reason."""
-    # scrapyd passes arguments of its own, all named with a leading underscore (`_job`, `_version`).
-    unknown = sorted(name for name in set(given) - set(NAMES) if not name.startswith("_"))
-    if unknown:
-        raise SpiderArgumentError(f"unknown spider argument {unknown[0]!r} (known: {', '.join(NAMES)})")
-    values = {k: (v if v is None else str(v)) for k, v in given.items()}
-    refuse_empty(values, lists=("archives",))
-    named = values.get("archives")
-    archives = None if named is None else tuple(a.strip() for a in named.split(",") if a.strip())
-    since = _moment("since", values.get("since"), end=False)
-    until = _moment("until", values.get("until"), end=True)
-    if since is not None and until is not None and since >= until:
-        raise SpiderArgumentError(f"since ({values['since']}) must come before until ({values['until']})")
-    return ReextractArguments(
-        archives, since, until, _workers(values.get("workers")), {k: v for k, v in values.items() if v is not None}
-    )
-
-
-def _moment(name: str, value: str | None, end: bool) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_moment(value, end=end)
-    except ValueError:
-        raise SpiderArgumentError(
-            f"{name} must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM:SSZ), not {value!r}"
-        ) from None
-
-
-def _workers(value: str | None) -> int:
-    if value is None:
-        return os.cpu_count() or 1
-    try:
-        workers = int(value)
-    except ValueError:
-        workers = 0
-    if workers < 1:
-        raise SpiderArgumentError(f"workers must be a whole number of processes, at least 1, not {value!r}")
-    return workers
-
-
-def archive_directory(settings: BaseSettings) -> Path | None:
-    value = settings.get("CARNEGIE_ARCHIVE", DEFAULT_ARCHIVE)
-    return Path(value) if value else None
-
-
-def resolve_archives(arguments: ReextractArguments, settings: BaseSettings) -> list[Path]:
-    """The archive files to read: those named (a bare name is looked up in CARNEGIE_ARCHIVE; a directory
-    gives its published archives), else every published archive in CARNEGIE_ARCHIVE. Raises
-    SpiderArgumentError when there is none, or a named one does not exist."""
-    directory = archive_directory(settings)
-    if arguments.archives is None:
-        if directory is None:
-            raise SpiderArgumentError("no archives: CARNEGIE_ARCHIVE is empty; name the files with -a archives=...")
-        found = archive_files(directory)
-        if not found:
-            raise SpiderArgumentError(f"no archive (*{ARCHIVE_SUFFIX}) in {directory}")
-        return found
-    paths: list[Path] = []
-    for name in arguments.archives:
-        path = Path(name)
-        if not path.exists() and directory is not None and path.parent == Path("."):
-            path = directory / name
-        if path.is_dir():
-            paths += archive_files(path)
-        elif path.is_file():
-            paths.append(path)
-        else:
-            raise SpiderArgumentError(f"archive not found: {name}")
-    if not paths:
-        raise SpiderArgumentError(f"no archive (*{ARCHIVE_SUFFIX}) in {', '.join(arguments.archives)}")
-    return paths
 
 
 class ReextractSpider(scrapy.Spider):
@@ -233,8 +138,9 @@ class ReextractSpider(scrapy.Spider):
         assert stats is not None
         for key, value in selection.counts.items():
             stats.set_value(f"carnegie/reextract/{key}", value)
-        # The run's health asks for a fetched start page: here, an archive read.
-        stats.set_value("carnegie/start_pages/fetched", len(selection.files))
+        # The run's health asks for a fetched start page: here, an archive that gave a response (one damaged from
+        # its first byte, said in an ERROR line, is none: a run of nothing but such files is no healthy empty run).
+        stats.set_value("carnegie/start_pages/fetched", len(selection.files) - len(selection.unreadable))
         self.logger.info(
             "Re-extracting from %d archive(s): %d response(s), %d in range, the latest of %d URL(s); %s",
             len(selection.files), selection.responses, selection.in_range, len(selection.entries),

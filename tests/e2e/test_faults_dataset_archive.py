@@ -823,6 +823,28 @@ def test_reextract_reports_a_damaged_archive_file_in_one_line_and_extracts_every
     assert {r["url"]: r["content_hash"] for r in records} == hashes
 
 
+def test_reextract_of_archives_that_are_all_unreadable_is_no_healthy_empty_run(tmp_path):
+    """Every file damaged from its first byte: the ERROR lines said so, and yet the run was healthy with
+    0 written and exit 0 when the files were named (found by a review). Named, such a file is refused
+    before the run; found in a directory, the run has read nothing and is unhealthy, even for a selection
+    (named directory, a date range), whose empty output is otherwise healthy."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    junk = archive / "junk.warc.gz"
+    junk.write_bytes(random.Random(5).randbytes(3000))
+    named = scrapy("reextract", "-a", f"archives={junk}", "-a", "workers=1", *settings(tmp_path))
+    one_error_line(named, "junk.warc.gz is not a WARC archive")
+    assert named.returncode == 2
+    for chosen in (["-a", f"archives={archive}"], ["-a", "since=2020-01-01"]):  # a selection: empty may be healthy
+        found = scrapy("reextract", *chosen, "-a", "workers=1", *settings(tmp_path))
+        no_traceback(found.stderr)
+        assert found.returncode == 1, f"{chosen}: exit {found.returncode}:\n{found.stderr[-3000:]}"
+        assert len(reported(found.stderr, junk.name)) >= 1
+        assert "Run failed" in found.stderr and "no start page was fetched" in found.stderr
+    assert run_outputs(tmp_path, "reextract") == []
+    assert not (tmp_path / "ds" / "dataset").exists()
+
+
 # =================================================================== re-extraction: bad input
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from scrapy.settings import Settings
+from warcio.warcwriter import WARCWriter
 
 from carnegie_crawler.spiders.arguments import SpiderArgumentError
-from carnegie_crawler.spiders.reextract import ReextractSpider, parse_arguments, resolve_archives
+from carnegie_crawler.spiders.reextract import ReextractSpider
+from carnegie_crawler.spiders.reextract_arguments import parse_arguments, resolve_archives
+
+
+def warcinfo_only(path: Path) -> None:
+    """A WARC file holding one warcinfo record: what a run that fetched nothing archives."""
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=True)
+    writer.write_record(writer.create_warcinfo_record(path.name, {"software": "test"}))
+    path.write_bytes(buffer.getvalue())
 
 
 def test_defaults_every_archive_one_worker_per_core(monkeypatch):
@@ -68,7 +80,7 @@ def test_archives_are_found_by_path_by_name_in_the_archive_directory_or_by_direc
     directory = tmp_path / "archive"
     directory.mkdir()
     for name in ("commentary-1.warc.gz", "commentary-2.warc.gz", "commentary-3.warc.gz.0a1b2c.part"):
-        (directory / name).write_bytes(b"")
+        warcinfo_only(directory / name)
     settings = Settings({"CARNEGIE_ARCHIVE": str(directory)})
 
     every = resolve_archives(parse_arguments({}), settings)
@@ -78,6 +90,23 @@ def test_archives_are_found_by_path_by_name_in_the_archive_directory_or_by_direc
     part = directory / "commentary-3.warc.gz.0a1b2c.part"
     assert resolve_archives(parse_arguments({"archives": str(part)}), settings) == [part], "a part file when named"
     assert resolve_archives(parse_arguments({"archives": str(directory)}), Settings({"CARNEGIE_ARCHIVE": ""})) == every
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "is empty: no WARC record to read"),
+        (b"hello, not an archive\n", "is not a WARC archive: not one record of it can be read"),
+        (bytes(range(256)) * 8, "is not a WARC archive: not one record of it can be read"),
+    ],
+)
+def test_a_named_file_that_is_no_warc_archive_is_refused(tmp_path, content, fragment):
+    """Named, it is the whole input: read as a damaged archive it gave a healthy, empty run with exit 0
+    (found by a review). In the archive directory such a file is read as damaged (one ERROR line)."""
+    junk = tmp_path / "junk.warc.gz"
+    junk.write_bytes(content)
+    with pytest.raises(SpiderArgumentError, match=f"junk.warc.gz {fragment}"):
+        resolve_archives(parse_arguments({"archives": str(junk)}), Settings({"CARNEGIE_ARCHIVE": ""}))
 
 
 def test_no_archive_to_read_is_an_error(tmp_path):
