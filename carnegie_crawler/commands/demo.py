@@ -20,8 +20,9 @@ DEMO_SITE = Path(__file__).resolve().parents[1] / "demo_site"
 DEMO_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": False,
     "DOWNLOAD_DELAY": 0,
-    "CARNEGIE_OUTPUT": "data/demo.jsonl",
-    "CARNEGIE_REJECTS": "data/rejects/demo.jsonl",
+    # A file per run, as by default: the dataset's record of each run names files that still describe it.
+    "CARNEGIE_OUTPUT": "data/demo/%(run_id)s.jsonl",
+    "CARNEGIE_REJECTS": "data/demo/rejects/%(run_id)s.jsonl",
     "CARNEGIE_STATE": "data/demo-state.sqlite3",
     "CARNEGIE_DATASET": "data/demo-dataset",
     "CARNEGIE_ARCHIVE": "data/demo-archive",

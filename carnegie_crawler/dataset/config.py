@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .runs import DatasetError
+from .runs import DatasetError, RunRef, discover_runs
 
 DEFAULT_DIRECTORY = "data/dataset"
 # The placeholders a run's path templates may use (docs/runs.md): spider name, start time, run id.
@@ -46,6 +47,31 @@ class DatasetConfig:
             name = name.removesuffix(".jsonl") + ".manifest.json"
         pattern = glob.escape(name) % dict.fromkeys(_PLACEHOLDERS, "*")
         return cls(Path(directory), Path(state), dirs, pattern)
+
+    def unapplied_run_replaced(self, output: Path, manifest: Path) -> RunRef | None:
+        """A published run of this state whose output or manifest a run writing *output* and *manifest* would
+        replace (fixed file names: no `%(run_id)s` or `%(time)s`), and that the dataset has not applied.
+
+        Its documents would never reach the dataset: the update at the new run's end would find it gone,
+        and `scrapy dataset` would skip it as a gap. None as well where the dataset's record cannot be read
+        (its own update reports that), or a manifest cannot (the dataset's build reports that).
+        """
+        try:
+            package = json.loads((self.directory / "datapackage.json").read_text(encoding="utf-8"))
+            applied = {entry["run_id"] for entry in package["runs"]}
+        except FileNotFoundError:
+            applied = set()  # no dataset yet: it would be built from the new run alone
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        try:
+            runs = discover_runs(self.manifest_dirs, self.state, self.pattern)
+        except DatasetError:
+            return None
+        output, manifest = output.absolute(), manifest.absolute()
+        for run in runs:
+            if run.run_id not in applied and (run.output == output or run.manifest == manifest):
+                return run
+        return None
 
 
 def _template(settings: Any, name: str) -> str:

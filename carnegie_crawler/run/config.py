@@ -218,6 +218,15 @@ def check_dataset(settings: BaseSettings, archive: Path | None, paths: dict[str,
     for what, path in paths.items():
         if _inside(path, dataset):
             raise ConfigError(f"{what} {path} is inside the dataset directory {dataset} (CARNEGIE_DATASET)")
+    templates = [settings.get("CARNEGIE_OUTPUT") or "", settings.get("CARNEGIE_MANIFEST") or ""]
+    if any(t and "%(run_id)s" not in t and "%(time)s" not in t for t in templates):  # a run replaces the last's
+        manifest = paths.get("CARNEGIE_MANIFEST") or paths["the manifest"]
+        if (run := config.unapplied_run_replaced(paths["CARNEGIE_OUTPUT"], manifest)) is not None:
+            raise ConfigError(
+                f"this run would replace the files of run {run.run_id} ({run.manifest}), which the dataset "
+                f"{dataset} has not applied: bring it up to date first (scrapy dataset), or name each run's "
+                "file apart (%(run_id)s in CARNEGIE_OUTPUT)"
+            )
     return dataset
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -14,7 +18,7 @@ from carnegie_crawler.dataset import RunRef, arrow_schema
 from carnegie_crawler.devserver import SiteServer
 from tests.components.test_dataset_build import Runs, full_run, second_run
 from tests.e2e.test_bad_input import one_line_error
-from tests.e2e.test_smoke import EXPECTED, scrapy
+from tests.e2e.test_smoke import EXPECTED, REPO, scrapy
 from tests.helpers import SITE
 
 pytestmark = pytest.mark.e2e
@@ -230,3 +234,56 @@ def test_an_argument_is_a_usage_error(tmp_path):
     result = scrapy("dataset", "extra", *settings(tmp_path))
     assert result.returncode == 2
     assert "unexpected argument" in result.stderr
+
+
+def test_a_run_that_would_replace_a_run_the_dataset_has_not_applied_refuses_to_start(tmp_path):
+    """Fixed file names: each run replaces the last one's files. A run the dataset has not applied (its
+    update failed, or the dataset was off) would be gone, and `scrapy dataset` would skip it as a gap:
+    its documents would never reach the dataset. Such a run is refused until the dataset catches up."""
+    with SiteServer(SITE) as server:
+        starts = ",".join(server.base_url + path for path in EXPECTED["start_paths"])
+        fixed = settings(tmp_path, CARNEGIE_OUTPUT=f"{tmp_path}/data/latest.jsonl")
+        crawl = ("crawl", "commentary", "-a", f"start_urls={starts}")
+        off = scrapy(*crawl, *settings(tmp_path, CARNEGIE_OUTPUT=f"{tmp_path}/data/latest.jsonl", CARNEGIE_DATASET=""))
+        assert off.returncode == 0, off.stderr[-2000:]
+        first_run = json.loads((tmp_path / "data" / "latest.manifest.json").read_text())["run_id"]
+        refused = scrapy(*crawl, *fixed)
+        one_line_error(refused, f"would replace the files of run {first_run}")
+        assert "scrapy dataset" in refused.stderr
+        assert json.loads((tmp_path / "data" / "latest.manifest.json").read_text())["run_id"] == first_run
+        caught_up = scrapy("dataset", *fixed)
+        assert caught_up.returncode == 0, caught_up.stderr[-2000:]
+        again = scrapy(*crawl, *fixed)  # applied now: a run may replace it, and the next one this one
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert scrapy(*crawl, *fixed).returncode == 0
+    package = json.loads((tmp_path / "dataset" / "datapackage.json").read_text())
+    assert package["runs"][0]["run_id"] == first_run
+    assert len(package["runs"]) == 3
+    assert len(pq.read_table(tmp_path / "dataset" / "documents.parquet")) == len(EXPECTED["expected_items"])
+
+
+def test_the_demo_run_twice_keeps_a_file_per_run_that_the_dataset_names(tmp_path):
+    """The demo wrote fixed names: after two runs, the dataset's first run named a manifest describing the
+    second, and an output that no longer existed (found by a review). Its files are per run now."""
+    env = os.environ | {"PYTHONPATH": str(REPO), "SCRAPY_SETTINGS_MODULE": "carnegie_crawler.settings"}
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list((tmp_path / "data" / "demo").glob("*.jsonl"))) == 2
+    dataset = tmp_path / "data" / "demo-dataset"
+    runs = json.loads((dataset / "datapackage.json").read_text())["runs"]
+    assert len(runs) == 2
+    for entry in runs:
+        ref = RunRef.from_manifest(entry["manifest"])
+        assert ref.run_id == entry["run_id"]
+        assert hashlib.sha256(ref.output.read_bytes()).hexdigest() == entry["output_sha256"]
+    before = {name: (dataset / name).read_bytes() for name in ("documents.parquet", "history.parquet")}
+    demo = ["-s", "CARNEGIE_OUTPUT=data/demo/%(run_id)s.jsonl", "-s", "CARNEGIE_STATE=data/demo-state.sqlite3"]
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "scrapy", "dataset", "--rebuild", *demo, "-s", f"CARNEGIE_DATASET={dataset}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert {name: (dataset / name).read_bytes() for name in before} == before

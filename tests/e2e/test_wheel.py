@@ -75,6 +75,7 @@ def test_scrapy_demo_runs_from_the_installed_wheel_in_an_empty_directory(wheel, 
     where = run(python, "-c", "import carnegie_crawler; print(carnegie_crawler.__file__)", cwd=empty, env=env)
     assert str(REPO) not in where.stdout, "the project must come from the wheel"
     result = run(python, "-m", "scrapy", "demo", cwd=empty, env=env)
-    lines = (empty / "data" / "demo.jsonl").read_text(encoding="utf-8").splitlines()
+    (output,) = (empty / "data" / "demo").glob("*.jsonl")
+    lines = output.read_text(encoding="utf-8").splitlines()
     assert sorted(json.loads(line)["url"] for line in lines) == sorted(e["url"] for e in EXPECTED["expected_items"])
     assert "Run finished: healthy" in result.stderr
