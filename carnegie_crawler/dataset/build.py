@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..run.lock import LockHeldError, acquire
+from .config import check_dataset_directory
 from .convert import LineSource, OldRows
 from .history import Events
 from .index import Key, Located, Progress, scan_run
@@ -123,6 +124,7 @@ def _build(
     if len(states) > 1:
         raise DatasetError(f"the runs belong to different state files: {', '.join(sorted(map(str, states)))}")
     directory = dataset_path(directory)
+    check_dataset_directory(directory)  # a build replaces it whole
     if rebuild and not runs and (directory / "datapackage.json").exists():  # a moved state, a mistyped setting
         raise DatasetError(
             f"no published run to rebuild {directory} from: it is kept as it is (are CARNEGIE_STATE and "

@@ -31,6 +31,11 @@ class DatasetConfig:
             return None
         if not isinstance(directory, str | os.PathLike) or "%(" in str(directory):
             raise DatasetError(f"CARNEGIE_DATASET must be a directory path without placeholders, not {directory!r}")
+        # Absolute now: taken as written (a `~` is no home directory here, as in every other path setting),
+        # where pyarrow would expand one in the paths it is given, and build the dataset somewhere else.
+        directory = Path(directory).absolute()
+        if not directory.name or directory.name in (".", ".."):
+            raise DatasetError(f"CARNEGIE_DATASET must name a directory of its own, not {str(directory)!r}")
         state = settings.get("CARNEGIE_STATE") or ""
         if not state:
             raise DatasetError("CARNEGIE_STATE is empty: the dataset follows the runs committed to one state file")
@@ -72,6 +77,23 @@ class DatasetConfig:
             if run.run_id not in applied and (run.output == output or run.manifest == manifest):
                 return run
         return None
+
+
+def check_dataset_directory(directory: Path) -> None:
+    """DatasetError unless *directory* can become the dataset: absent, an empty directory, or a dataset
+    (ours, or an earlier release's, damaged or not). A build replaces it whole: a user's files must not go."""
+    if not os.path.lexists(directory):
+        return
+    if directory.is_symlink() and os.readlink(directory).startswith(f".{directory.name}.version-"):
+        return  # the link to a version (dataset/versions.py), even one a hand removed: the build mends it
+    if not directory.is_dir():
+        raise DatasetError(f"CARNEGIE_DATASET {directory} exists and is not a directory: it is left as it is")
+    names = {entry.name for entry in os.scandir(directory)}
+    if names and not names & {"datapackage.json", "documents.parquet", "history.parquet"}:
+        raise DatasetError(
+            f"CARNEGIE_DATASET {directory} is a directory that holds no dataset (no datapackage.json): it is left "
+            "as it is; name a new directory, or an existing dataset"
+        )
 
 
 def _template(settings: Any, name: str) -> str:

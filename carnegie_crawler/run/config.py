@@ -194,7 +194,7 @@ DATASET_DEFAULT = "data/dataset"  # dataset/config.py's DEFAULT_DIRECTORY (a tes
 def check_dataset(settings: BaseSettings, archive: Path | None, paths: dict[str, Path]) -> Path | None:
     """The dataset directory a healthy run's end folds the run into (None: off, or nothing to fold), checked
     now by the rules the end reads it with (`dataset.config`), and against the run's other files."""
-    from ..dataset.config import DatasetConfig  # pyarrow-free: the package loads its builders lazily
+    from ..dataset.config import DatasetConfig, check_dataset_directory  # pyarrow-free: builders load lazily
     from ..dataset.runs import DatasetError
 
     # Without a state or an output the run folds nothing in: only the dataset setting itself is read.
@@ -209,8 +209,10 @@ def check_dataset(settings: BaseSettings, archive: Path | None, paths: dict[str,
     if config is None or not folds:
         return None
     dataset = config.directory
-    if dataset.exists() and not dataset.is_dir():
-        raise ConfigError(f"CARNEGIE_DATASET {dataset} is not a directory")
+    try:
+        check_dataset_directory(dataset)
+    except DatasetError as exc:
+        raise ConfigError(str(exc)) from None
     check_creatable(dataset.parent, "CARNEGIE_DATASET")  # a build writes beside it, then swaps it in
     # A rebuild replaces the directory whole, and the archive's files are no dataset's.
     if archive is not None and (_inside(archive, dataset) or _inside(dataset, archive)):

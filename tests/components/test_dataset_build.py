@@ -465,12 +465,25 @@ def test_a_file_system_without_symbolic_links_keeps_the_dataset_and_says_why(tmp
     assert update_dataset(target, runs.manifests).applied  # links back: the next build goes through
 
 
-def test_a_directory_that_is_not_a_dataset_is_not_touched(tmp_path):
+@pytest.mark.parametrize("build", [update_dataset, rebuild_dataset])
+@pytest.mark.parametrize("what", ["directory", "file", "link-to-a-directory"])
+def test_a_path_that_is_not_a_dataset_is_not_touched(tmp_path, build, what):
+    """A rebuild replaced whatever was there: a user's directory, a file, the state (found by a review)."""
     runs = scenario(tmp_path)
-    (tmp_path / "dataset").mkdir()
-    (tmp_path / "dataset" / "notes.txt").write_text("mine")
-    with pytest.raises(DatasetError, match="not a dataset directory"):
-        update_dataset(tmp_path / "dataset", runs.manifests)
+    target = tmp_path / "dataset"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    if what == "directory":
+        target = mine
+    elif what == "file":
+        target = mine / "notes.txt"
+    else:
+        target.symlink_to(mine)
+    with pytest.raises(DatasetError, match="left as it is"):
+        build(target, runs.refs() if build is rebuild_dataset else runs.manifests)
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
 
 def test_another_build_holds_the_lock(tmp_path):

@@ -230,6 +230,39 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path, overrides, fragment):
     assert not (tmp_path / "dataset").exists()
 
 
+@pytest.mark.parametrize("rebuild", [[], ["--rebuild"]], ids=["update", "rebuild"])
+@pytest.mark.parametrize("target", ["a-run-file", "user-directory", "root", "dot"])
+def test_a_dataset_setting_naming_something_else_is_refused_and_left_alone(tmp_path, rebuild, target):
+    """`--rebuild` over an existing file or directory replaced it with exit 0 (a run's manifest, the state
+    file, a user's notes), and `/` was a traceback (found by a review): one `Error:` line, exit 2, nothing
+    touched."""
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    manifest = runs.manifests[0]
+    manifest_bytes = manifest.read_bytes()
+    shutil.copy(REPO / "scrapy.cfg", tmp_path)  # run from tmp_path: "." is that directory
+    value = {"a-run-file": str(manifest), "user-directory": str(mine), "root": "/", "dot": "."}[target]
+    result = scrapy("dataset", *rebuild, *settings(tmp_path, CARNEGIE_DATASET=value), cwd=tmp_path)
+    one_line_error(result, "CARNEGIE_DATASET")
+    assert manifest.read_bytes() == manifest_bytes
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert not [p for p in tmp_path.iterdir() if p.is_symlink()]
+
+
+def test_a_tilde_in_the_dataset_setting_is_taken_as_written(tmp_path):
+    """`~/x` was kept literal by the build's own paths but expanded by pyarrow: every build failed
+    (found by a review). Like every other path setting, it is taken as written."""
+    runs = Runs(tmp_path)
+    runs.add(full_run, mode="full")
+    shutil.copy(REPO / "scrapy.cfg", tmp_path)
+    result = scrapy("dataset", *settings(tmp_path, CARNEGIE_DATASET="~/ds"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(pq.read_table(tmp_path / "~" / "ds" / "documents.parquet")) == 5
+
+
 def test_an_argument_is_a_usage_error(tmp_path):
     result = scrapy("dataset", "extra", *settings(tmp_path))
     assert result.returncode == 2

@@ -17,7 +17,7 @@ def config(**overrides):
 def test_project_defaults():
     found = config()
     assert found is not None
-    assert found.directory == Path("data/dataset")
+    assert found.directory == Path("data/dataset").absolute()  # as written, made absolute: no `~` expansion
     assert found.state == Path("data/state.sqlite3")
     assert found.manifest_dirs == [Path("data")]
     assert found.pattern == "*.manifest.json"
@@ -27,7 +27,7 @@ def test_an_explicit_manifest_template_is_followed():
     found = config(CARNEGIE_MANIFEST="runs/manifests/%(name)s-%(time)s.json", CARNEGIE_DATASET="out/ds")
     assert found is not None
     assert (found.directory, found.manifest_dirs, found.pattern) == (
-        Path("out/ds"),
+        Path("out/ds").absolute(),
         [Path("runs/manifests")],
         "*-*.json",
     )
