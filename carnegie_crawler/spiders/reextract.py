@@ -33,13 +33,8 @@ from scrapy.settings import BaseSettings
 
 from ..archive.batches import Batch, Batches, skip_reason
 from ..archive.extract import BatchPool, Extracted, Failed, Outcome, Skipped
-from ..archive.reader import (
-    ArchivedResponse,
-    ArchiveError,
-    Selection,
-    archive_files,
-    choose,
-)
+from ..archive.reader import ArchivedResponse, ArchiveError, archive_files
+from ..archive.selection import Selection, choose
 from ..items import Publication
 from ..run.owner import RunOwner, owner_of
 from .arguments import SpiderArgumentError

@@ -14,7 +14,8 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
-from ..archive.reader import ARCHIVE_SUFFIX, archive_files, file_date, parse_moment
+from ..archive.reader import ARCHIVE_SUFFIX, archive_files, file_date
+from ..archive.selection import parse_moment
 from .arguments import SpiderArgumentError, refuse_empty
 
 DEFAULT_ARCHIVE = "data/archive"

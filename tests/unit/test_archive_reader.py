@@ -16,9 +16,10 @@ from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.test import get_crawler
 
-from carnegie_crawler.archive import reader, scan
+from carnegie_crawler.archive import reader, scan, selection
 from carnegie_crawler.archive import warc as warc_module
-from carnegie_crawler.archive.reader import ArchiveError, ArchiveReader, choose, in_order, parse_moment
+from carnegie_crawler.archive.reader import ArchiveError, ArchiveReader
+from carnegie_crawler.archive.selection import choose, in_order, parse_moment
 from tests.unit.test_archive_warc import exchange, write_archive
 
 BASE = "http://127.0.0.1:8000/posts/2020/01"
@@ -93,7 +94,7 @@ def test_an_older_archive_chosen_gives_only_the_urls_whose_newest_response_it_ho
     """The newest response of each URL is looked for in every archive; a URL whose newest response is outside
     the chosen files is left out (re-extracting its older one would roll the state back), counted and said."""
     january, february = two_runs
-    with caplog.at_level(logging.INFO, logger=reader.__name__):
+    with caplog.at_level(logging.INFO, logger=selection.__name__):
         older = choose([january], others=[january, february])
     assert [(e.url.rsplit("/", 1)[1], e.file) for e in older.entries] == [("p2", january.name), ("p4", january.name)]
     assert older.files == [january]
@@ -119,6 +120,40 @@ def test_a_named_copy_of_the_newest_archive_is_not_superseded_by_itself(two_runs
     chosen = choose([copy], others=[january, february])
     assert [(e.url.rsplit("/", 1)[1], e.path) for e in chosen.entries] == [("p1", copy), ("p3", copy)]
     assert chosen.superseded == 0
+
+
+@pytest.mark.parametrize("named", [None, "february", "january"])
+def test_a_damaged_newer_archive_never_lets_an_older_response_stand_in(tmp_path, clock, caplog, named):
+    """February's archive is cut after its first page: what it held for p2 and p3 cannot be read. January's
+    older responses of them would have been re-extracted as the newest (a damaged newest archive took
+    1,504 of 3,000 documents back in time, found by a review). They are left out, counted and said."""
+    january, february = tmp_path / "commentary-jan.warc.gz", tmp_path / "commentary-feb.warc.gz"
+    clock(*(f"2026-01-01T00:00:0{i}" for i in range(4)))
+    write_archive(january, [exchange(f"{BASE}/p{i}", page(f"p{i}")) for i in range(1, 4)])
+    clock(*(f"2026-02-01T00:00:0{i}" for i in range(4)))
+    _, ids = write_archive(february, [exchange(f"{BASE}/p{i}", page(f"p{i}", "v2")) for i in range(1, 4)])
+    data = february.read_bytes()
+    february.write_bytes(data[: data.index(b"\x1f\x8b", len(data) // 2) - 1])  # inside the second exchange
+    [first] = choose([february]).entries
+    assert first.url.endswith("/p1")
+    assert first.record_id == ids[0], "February's readable part holds p1 only"
+
+    with caplog.at_level(logging.INFO, logger=selection.__name__):
+        if named is None:
+            chosen = choose([january, february])
+        elif named == "february":
+            chosen = choose([february], others=[january, february])
+        else:
+            chosen = choose([january], others=[january, february])
+    got = [(e.url.rsplit("/", 1)[1], e.file) for e in chosen.entries]
+    assert got == ([] if named == "january" else [("p1", february.name)])
+    assert chosen.uncertain == (0 if named == "february" else 2)
+    if chosen.uncertain:
+        [line] = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+        assert line.startswith("2 URL(s) left out")
+        assert february.name in line
+    if named == "january":
+        assert chosen.superseded == 1  # p1: February's readable response is newer
 
 
 def test_files_are_read_oldest_first_whatever_the_order_given(two_runs):
