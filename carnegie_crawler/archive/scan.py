@@ -38,7 +38,7 @@ def scan(fh: BinaryIO, path: Path, read_body: bool) -> Iterator[tuple[str, Any, 
     """(type, record, offset, length, raw body of a response if *read_body*) of each whole record; raises
     `TornError` at the first record that is not whole."""
     iterator = ArchiveIterator(fh)
-    end, gzipped = fh.tell(), True
+    end, gzipped, count = fh.tell(), True, 0
     try:
         while True:
             try:
@@ -55,11 +55,16 @@ def scan(fh: BinaryIO, path: Path, read_body: bool) -> Iterator[tuple[str, Any, 
                 raise TornError(reason(exc)) from None
             if kind is None or not _member_complete(iterator):
                 raise TornError(f"the record at byte {offset} is cut short")
+            if getattr(record, "format", "warc") != "warc":  # warcio reads a text line as an old ARC header
+                raise TornError(f"the record at byte {offset} is no WARC record ({record.format})")
             gzipped = getattr(iterator.reader, "decompressor", None) is not None
             end = offset + length
+            count += 1
             yield kind, record, offset, length, body
     finally:
         iterator.close()
+    if not count:  # warcio ends quietly on an empty file
+        raise TornError("no WARC record in it (empty, or not a WARC file)")
     # warcio ends quietly at a last gzip member too short to hold a record's headers.
     size = os.fstat(fh.fileno()).st_size
     if gzipped and end < size:

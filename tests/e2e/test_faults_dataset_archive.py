@@ -801,16 +801,24 @@ def test_reextract_over_a_truncated_archive_reports_it_and_keeps_the_readable_pa
     assert readable <= urls <= set(EXPECTED_URLS), (sorted(readable - urls), sorted(urls - set(EXPECTED_URLS)))
 
 
-@pytest.mark.parametrize("damage", ["garbage-appended", "a-non-warc-file-beside"])
+@pytest.mark.parametrize(
+    "damage", ["garbage-appended", "a-non-warc-file-beside", "a-text-file-beside", "an-empty-file"]
+)
 def test_reextract_reports_a_damaged_archive_file_in_one_line_and_extracts_every_page(published, tmp_path, damage):
+    """A text file whose first line warcio reads as an old ARC header, and an empty file, were archives read
+    as holding nothing, without a word (found by a review)."""
     copied = copy_archive(published, tmp_path)
     noise = random.Random(11)
+    damaged = tmp_path / "archive" / "junk.warc.gz"
     if damage == "garbage-appended":
         copied.write_bytes(copied.read_bytes() + noise.randbytes(4096))
         damaged = copied
-    else:
-        damaged = tmp_path / "archive" / "junk.warc.gz"
+    elif damage == "a-non-warc-file-beside":
         damaged.write_bytes(noise.randbytes(2048))
+    elif damage == "a-text-file-beside":
+        damaged.write_text("this is not a warc file at all\nnor is this\n")
+    else:
+        damaged.write_bytes(b"")
 
     result = scrapy("reextract", "-a", "workers=1", *settings(tmp_path))
     no_traceback(result.stderr)
