@@ -21,19 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..run.lock import LockHeldError, acquire
+from .checks import check_applied, check_chain, check_schema
 from .config import check_dataset_directory
 from .convert import LineSource, OldRows
 from .history import Events
 from .index import Key, Located, Progress, scan_run
 from .merge import Counts, NewRowsReader, chunks, in_order, materialize, plan
 from .output import ROW_GROUP_ROWS, Output, finish, read_package
-from .runs import DatasetError, DatasetLockedError, RunRef, SchemaChangedError, as_run, ordered
+from .runs import DatasetError, DatasetLockedError, RunRef, as_run, ordered, unfound_last_run
 from .schema import HISTORY_STATUSES, arrow_schema
 from .versions import check_files, checked_while_read, dataset_path, recover, swap
 
@@ -145,8 +142,14 @@ def _build(
         applied = [] if package is None else list(package["runs"])
         done = {entry["run_id"]: entry for entry in applied}
         pending = [run for run in runs if run.run_id not in done]
-        _check_applied(runs, done, directory)
+        check_applied(runs, done, directory)
         summary = Summary(directory, rebuilt=rebuild)
+        followed = runs[0].state if runs else (package or {}).get("state")
+        if followed and (problem := unfound_last_run(followed, {run.run_id for run in runs} | set(done))):
+            if not allow_gaps:
+                raise DatasetError(problem)
+            logger.warning("%s", problem)
+            summary.warnings.append(problem)
         if package is not None:
             summary.runs = len(applied)
             summary.documents = package["resources"][0]["rows"]
@@ -156,7 +159,7 @@ def _build(
             if not pending:  # nothing to do: say so only if the files are still the ones recorded
                 check_files(directory, package)
                 return summary
-            _check_schema(directory)
+            check_schema(directory)
             last = applied[-1] if applied else None  # the runs are listed in the order they were applied
             first = pending[0]
             # A run that names the last applied one as its previous follows it, even within the same second.
@@ -169,7 +172,7 @@ def _build(
                     f"{pending[0].describe()} was committed before run {last['run_id']}, which the dataset has "
                     "applied: rebuild it (scrapy dataset --rebuild)"
                 )
-        summary.warnings = _check_chain(applied[-1]["run_id"] if applied else None, pending, allow_gaps, directory)
+        summary.warnings = check_chain(applied[-1]["run_id"] if applied else None, pending, allow_gaps, directory)
         state = str(runs[0].state) if runs else (package or {}).get("state")
         with Output(directory) as out:
             with checked_while_read(directory, package):  # the rows built on are those recorded
@@ -195,51 +198,6 @@ def _applied_entry(run: RunRef) -> dict[str, object]:
         "output_sha256": run.sha256,
         "manifest": str(run.manifest),
     }
-
-
-def _check_applied(runs: list[RunRef], applied: dict[str, dict[str, Any]], directory: Path) -> None:
-    """A run the dataset has applied must still name the output it was applied from.
-
-    Its file is not read again (the dataset recorded its sha256 when it read it): only the
-    manifest is compared with that record, so an update reads no more than the runs it applies.
-    """
-    for run in runs:
-        recorded = applied.get(run.run_id, {}).get("output_sha256")
-        if recorded is not None and recorded != run.sha256:
-            raise DatasetError(
-                f"{run.describe()} names output sha256 {run.sha256[:12]}…, but the dataset at {directory} applied "
-                f"{recorded[:12]}…: rebuild it (scrapy dataset --rebuild)"
-            )
-
-
-def _check_schema(directory: Path) -> None:
-    try:
-        found = pq.read_schema(directory / "documents.parquet")
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise DatasetError(
-            f"cannot read {directory / 'documents.parquet'}: {exc}; rebuild it (scrapy dataset --rebuild)"
-        ) from None
-    if not found.remove_metadata().equals(arrow_schema()):
-        raise SchemaChangedError(
-            f"{directory / 'documents.parquet'} was built for another schema than the current one: "
-            "rebuild it (scrapy dataset --rebuild)"
-        )
-
-
-def _check_chain(last: str | None, pending: list[RunRef], allow_gaps: bool, directory: Path) -> list[str]:
-    """Each run must follow the one before it; a run missing in between is an error, or a warning with *allow_gaps*."""
-    warnings = []
-    for run in pending:
-        if run.previous_run_id != last:
-            missing = f"run {run.previous_run_id}" if run.previous_run_id else "no run"
-            before = f"run {last}" if last else "none"
-            problem = f"{run.describe()} follows {missing}, but the run before it in the dataset is {before}"
-            if not allow_gaps:
-                raise DatasetError(f"{problem}: bring the dataset up to date with `scrapy dataset`")
-            logger.warning("%s: its documents and removals are missing from %s", problem, directory)
-            warnings.append(problem)
-        last = run.run_id
-    return warnings
 
 
 @dataclass

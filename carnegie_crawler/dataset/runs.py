@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..run.errors import StateError
-from ..run.recovery import runs_cut_short
+from ..run.recovery import last_committed_run, runs_cut_short
 from ..run.store import Removal  # one definition, shared with the state
 
 logger = logging.getLogger(__name__)
@@ -193,6 +193,23 @@ def _chained(runs: list[RunRef]) -> list[RunRef]:
             result.append(run)
             run = following.get(run.run_id)
     return result + [run for run in runs if run not in result]  # a loop of links: as they came
+
+
+def unfound_last_run(state: Path, known: set[str]) -> str | None:
+    """The problem, if the last run committed to *state* is not among the *known* run ids (those found, or
+    applied): its manifest was moved or deleted, so no build can follow it, and no chain check sees the gap
+    a missing last run leaves. None if it is known, or the state cannot say."""
+    try:
+        last = last_committed_run(Path(state))
+    except StateError as exc:
+        logger.debug("%s: the last committed run cannot be read", exc)
+        return None
+    if last is None or last in known:
+        return None
+    return (
+        f"run {last}, the last committed to {state}, is not among the published runs found: its manifest "
+        "was moved or deleted, and its documents and removals are missing from the dataset"
+    )
 
 
 def discover_runs(

@@ -132,6 +132,27 @@ def _finish_publishing(files: Sequence[tuple[Path, Path]]) -> list[Path]:
     return done
 
 
+def last_committed_run(state: Path) -> str | None:
+    """The id of the last run committed to the state file at *state* (read only), None if none or no file."""
+    if not state.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"{state.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise state_error(state, exc, "reading its runs") from None
+    try:
+        row = db.execute("SELECT run_id FROM runs ORDER BY committed_at DESC, rowid DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # a state file no run has committed to
+            return None
+        raise state_error(state, exc, "reading its runs") from None
+    except sqlite3.Error as exc:
+        raise state_error(state, exc, "reading its runs") from None
+    finally:
+        db.close()
+    return str(row[0]) if row else None
+
+
 def runs_cut_short(state: Path) -> set[str]:
     """The runs of the state file at *state* cut short while publishing, not yet finished or taken back
     (read only: for readers of the published runs, which must not trust those yet)."""

@@ -320,3 +320,25 @@ def test_the_demo_run_twice_keeps_a_file_per_run_that_the_dataset_names(tmp_path
     )  # fmt: skip
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
     assert {name: (dataset / name).read_bytes() for name in before} == before
+
+
+def test_a_last_run_whose_manifest_is_gone_is_said_not_reported_up_to_date(tmp_path):
+    """A run committed with the dataset off, then its manifest deleted: `scrapy dataset` said "up to date"
+    and `--rebuild` rebuilt without it, both silently (found by a review). No chain check can see a missing
+    last run; the state's record of it can."""
+    with SiteServer(SITE) as server:
+        starts = ",".join(server.base_url + path for path in EXPECTED["start_paths"])
+        crawl = ("crawl", "commentary", "-a", f"start_urls={starts}")
+        assert scrapy(*crawl, *settings(tmp_path)).returncode == 0
+        off = scrapy(*crawl, *settings(tmp_path, CARNEGIE_DATASET=""))
+        assert off.returncode == 0, off.stderr[-2000:]
+    manifests = sorted((tmp_path / "data").glob("*.manifest.json"))
+    assert len(manifests) == 2
+    second = json.loads(manifests[-1].read_text())["run_id"]
+    manifests[-1].unlink()
+    for rebuild in ([], ["--rebuild"]):
+        result = scrapy("dataset", *rebuild, *settings(tmp_path))
+        assert result.returncode == 0, result.stderr[-2000:]
+        warnings = [line for line in result.stderr.splitlines() if "is not among the published runs found" in line]
+        assert len(warnings) == 1, result.stderr[-2000:]
+        assert f"run {second}" in warnings[0]
