@@ -138,9 +138,18 @@ def datapackage(
 
 
 def readme(
-    package: dict[str, Any], stats: Stats, history_counts: dict[str, int], schema: pa.Schema, history_schema: pa.Schema
+    package: dict[str, Any],
+    stats: Stats,
+    history_counts: dict[str, int],
+    schema: pa.Schema,
+    history_schema: pa.Schema,
+    uncompressed: tuple[int, int] = (0, 0),
 ) -> str:
-    """The dataset card: Hugging Face YAML front matter, then what a reader needs to trust and load the data."""
+    """The dataset card: Hugging Face YAML front matter, then what a reader needs to trust and load the data.
+
+    *uncompressed* is each file's data size decoded (documents, history): a split's `num_bytes`, without
+    which Hugging Face `datasets` ignores the card's split information.
+    """
     documents, history = package["resources"]
     front = {
         "pretty_name": package["title"],
@@ -158,12 +167,16 @@ def readme(
             {
                 "config_name": "documents",
                 "features": hf_features(schema),
-                "splits": [{"name": "train", "num_examples": documents["rows"]}],
+                "splits": [{"name": "train", "num_bytes": uncompressed[0], "num_examples": documents["rows"]}],
+                "download_size": documents["bytes"],
+                "dataset_size": uncompressed[0],
             },
             {
                 "config_name": "history",
                 "features": hf_features(history_schema),
-                "splits": [{"name": "train", "num_examples": history["rows"]}],
+                "splits": [{"name": "train", "num_bytes": uncompressed[1], "num_examples": history["rows"]}],
+                "download_size": history["bytes"],
+                "dataset_size": uncompressed[1],
             },
         ],
     }

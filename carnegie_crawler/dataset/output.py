@@ -178,12 +178,19 @@ def finish(out: Output, runs: list[dict[str, Any]], state: str | None) -> None:
     meta = {"built_at": built_at, "schema_version": schema_version(), "state": state, "runs": runs}
     documents, history = out.writer.describe(), describe(out.path / "history.parquet")
     package = datapackage(documents, history, schema, history_schema(), meta)
+    sizes = (_uncompressed(out.path / "documents.parquet"), _uncompressed(out.path / "history.parquet"))
     (out.path / "README.md").write_text(
-        readme(package, out.writer.stats, out.history_counts, schema, history_schema()), encoding="utf-8"
+        readme(package, out.writer.stats, out.history_counts, schema, history_schema(), sizes), encoding="utf-8"
     )
     (out.path / PACKAGE).write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for name in ("documents.parquet", "history.parquet", "README.md", PACKAGE):
         fsync_path(out.path / name)
+
+
+def _uncompressed(path: Path) -> int:
+    """The file's data decoded, in bytes, as its footer records it (no page is read)."""
+    metadata = pq.ParquetFile(path).metadata
+    return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
 
 
 def fsync_path(path: Path) -> None:

@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from carnegie_crawler.dataset import update_dataset
 from carnegie_crawler.dataset.synthetic import stub
@@ -167,3 +168,21 @@ def test_hugging_face_reads_the_card_configs(dataset, hf):
 def test_the_full_scenario_runs_import(tmp_path):
     """A guard for the import above: the helpers this module borrows still build what it expects."""
     assert len(full_run("r", "2026-11-01T00:00:00Z")) == 5
+
+
+def test_hugging_face_reads_the_card_split_information_whole(dataset, hf):
+    """Each split needs `num_bytes` too: without it `datasets` logged "Ignoring part of dataset_info from the
+    dataset card" and dropped the card's split information (found by a consumer review)."""
+    datasets, _ = hf
+    kind, directory = dataset
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    front = yaml.safe_load(card.split("---\n")[1])
+    rows = {"documents": ROWS[kind], "history": pq.ParquetFile(directory / "history.parquet").metadata.num_rows}
+    for entry in front["dataset_info"]:
+        info = datasets.info.DatasetInfo._from_yaml_dict(dict(entry))  # what the card loader does with it
+        assert info.splits["train"].num_examples == rows[entry["config_name"]]
+        size = (directory / f"{entry['config_name']}.parquet").stat().st_size
+        assert info.download_size == size
+        assert info.dataset_size == info.splits["train"].num_bytes
+        if rows[entry["config_name"]]:
+            assert info.dataset_size > 0

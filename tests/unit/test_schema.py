@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 import types
 import typing
 
@@ -223,3 +224,6 @@ def test_every_earlier_schema_version_is_kept_and_in_the_changelog():
         assert old["properties"]["schema_version"]["const"] == version
         assert f"## {version}" in changelog
     assert f"## {SCHEMA_VERSION}" in changelog
+    # ...and the reverse: every earlier version the changelog lists is kept (1.0.0 was not, found by a review).
+    listed = re.findall(r"^## (\d+\.\d+\.\d+)$", changelog, flags=re.MULTILINE)
+    assert sorted(f"publication-{v}.schema.json" for v in listed if v != SCHEMA_VERSION) == kept
