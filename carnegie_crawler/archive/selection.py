@@ -9,6 +9,7 @@ one read is older than that file, so those are left out as well.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -51,11 +52,23 @@ class Selection:
 
 
 def in_order(paths: Iterable[Path], last: frozenset[Path] = frozenset()) -> list[Path]:
-    """*paths* oldest first (by their first record), the same file once; of files as old, those in *last*
-    (resolved paths) after the others."""
+    """*paths* oldest first (by their first record, else by the run id in their name), the same file once; of
+    files as old, those in *last* (resolved paths) after the others."""
     unique = {p.resolve(): p for p in paths}
     oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(unique.values(), key=lambda p: (file_date(p) or oldest, p.resolve() in last, p.name))
+    return sorted(unique.values(), key=lambda p: (file_date(p) or name_date(p) or oldest, p.resolve() in last, p.name))
+
+
+# A run's archive is named after its run id, `<spider>-YYYY-MM-DDTHH-MM-SS-<6 hex>` (its UTC start), its part
+# file after that name. So an archive damaged in its first record still sorts as the run it is: read as the
+# oldest, a damaged newest archive let older responses stand in for the ones it holds (found by a review).
+_RUN_ID_TIME = re.compile(r"-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-[0-9a-f]{6}\.warc\.gz(?:\.[0-9a-f]+\.part)?$")
+
+
+def name_date(path: Path) -> datetime | None:
+    """The start of the run whose archive *path* is, from its name; None for a name that is no run's."""
+    found = _RUN_ID_TIME.search(path.name)
+    return datetime.strptime(found[1], "%Y-%m-%dT%H-%M-%S").replace(tzinfo=UTC) if found else None
 
 
 def parse_moment(value: str, end: bool = False) -> datetime:

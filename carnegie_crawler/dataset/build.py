@@ -24,15 +24,15 @@ from pathlib import Path
 
 from ..run.lock import LockHeldError, acquire
 from .checks import check_applied, check_chain, check_schema
-from .config import check_dataset_directory
+from .config import check_dataset_directory, dataset_path
 from .convert import LineSource, OldRows
 from .history import Events
 from .index import Key, Located, Progress, scan_run
 from .merge import Counts, NewRowsReader, chunks, in_order, materialize, plan
 from .output import ROW_GROUP_ROWS, Output, finish, read_package
-from .runs import DatasetError, DatasetLockedError, RunRef, as_run, ordered, unfound_last_run
+from .runs import DatasetError, DatasetLockedError, RunRef, as_run, ordered
 from .schema import HISTORY_STATUSES, arrow_schema
-from .versions import check_files, checked_while_read, dataset_path, recover, swap
+from .versions import check_files, checked_while_read, recover, swap
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +144,6 @@ def _build(
         pending = [run for run in runs if run.run_id not in done]
         check_applied(runs, done, directory)
         summary = Summary(directory, rebuilt=rebuild)
-        followed = runs[0].state if runs else (package or {}).get("state")
-        if followed and (problem := unfound_last_run(followed, {run.run_id for run in runs} | set(done))):
-            if not allow_gaps:
-                raise DatasetError(problem)
-            logger.warning("%s", problem)
-            summary.warnings.append(problem)
         if package is not None:
             summary.runs = len(applied)
             summary.documents = package["resources"][0]["rows"]

@@ -61,12 +61,8 @@ class DatasetConfig:
         and `scrapy dataset` would skip it as a gap. None as well where the dataset's record cannot be read
         (its own update reports that), or a manifest cannot (the dataset's build reports that).
         """
-        try:
-            package = json.loads((self.directory / "datapackage.json").read_text(encoding="utf-8"))
-            applied = {entry["run_id"] for entry in package["runs"]}
-        except FileNotFoundError:
-            applied = set()  # no dataset yet: it would be built from the new run alone
-        except (OSError, ValueError, KeyError, TypeError):
+        applied = applied_run_ids(self.directory)
+        if applied is None:
             return None
         try:
             runs = discover_runs(self.manifest_dirs, self.state, self.pattern)
@@ -79,13 +75,44 @@ class DatasetConfig:
         return None
 
 
+def current(directory: Path) -> Path | None:
+    """The version directory the dataset path links to; None if it is no link of ours."""
+    if not directory.is_symlink():
+        return None
+    target = os.readlink(directory)
+    if "/" in target or os.sep in target or not target.startswith(f".{directory.name}.version-"):
+        return None  # a link the user made, to a directory elsewhere
+    return (directory.parent / target).absolute()
+
+
+def dataset_path(directory: Path) -> Path:
+    """Where the dataset's versions live: *directory*, or, if the user made it a link to a directory
+    elsewhere (another disk), that directory; its own links are followed, ours are not."""
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        if not directory.is_symlink() or current(directory) is not None:
+            break
+        directory = directory.parent / os.readlink(directory)  # an absolute target replaces the parent
+    return directory
+
+
+def applied_run_ids(directory: Path) -> set[str] | None:
+    """The ids of the runs the dataset at *directory* has applied (none if there is no dataset yet), as its
+    datapackage.json records them; None if that cannot be read (the build says why when it reads it)."""
+    try:
+        package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
+        return {entry["run_id"] for entry in package["runs"]}
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def check_dataset_directory(directory: Path) -> None:
     """DatasetError unless *directory* can become the dataset: absent, an empty directory, or a dataset
     (ours, or an earlier release's, damaged or not). A build replaces it whole: a user's files must not go."""
-    if not os.path.lexists(directory):
-        return
-    if directory.is_symlink() and os.readlink(directory).startswith(f".{directory.name}.version-"):
-        return  # the link to a version (dataset/versions.py), even one a hand removed: the build mends it
+    directory = dataset_path(directory)  # a link of the user's to another place is followed, as the build does
+    if not os.path.lexists(directory) or current(directory) is not None:
+        return  # nothing yet, or the link to a version (even one a hand removed: the build mends it)
     if not directory.is_dir():
         raise DatasetError(f"CARNEGIE_DATASET {directory} exists and is not a directory: it is left as it is")
     names = {entry.name for entry in os.scandir(directory)}

@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from .config import current
 from .output import fsync_path
 from .runs import DatasetError
 
@@ -34,26 +35,6 @@ logger = logging.getLogger(__name__)
 
 def _versions(directory: Path) -> list[Path]:
     return sorted(directory.parent.glob(f".{directory.name}.version-*"))
-
-
-def current(directory: Path) -> Path | None:
-    """The version directory the dataset path links to; None if it is no link of ours."""
-    if not directory.is_symlink():
-        return None
-    target = os.readlink(directory)
-    if "/" in target or os.sep in target or not target.startswith(f".{directory.name}.version-"):
-        return None  # a link the user made, to a directory elsewhere
-    return (directory.parent / target).absolute()
-
-
-def dataset_path(directory: Path) -> Path:
-    """Where the dataset's versions live: *directory*, or, if the user made it a link to a directory
-    elsewhere (another disk), that directory; its own links are followed, ours are not."""
-    for _ in range(40):  # the kernel's own limit on a chain of links
-        if not directory.is_symlink() or current(directory) is not None:
-            break
-        directory = directory.parent / os.readlink(directory)  # an absolute target replaces the parent
-    return directory
 
 
 def swap(new: Path, directory: Path) -> None:

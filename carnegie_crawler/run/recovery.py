@@ -133,7 +133,8 @@ def _finish_publishing(files: Sequence[tuple[Path, Path]]) -> list[Path]:
 
 
 def last_committed_run(state: Path) -> str | None:
-    """The id of the last run committed to the state file at *state* (read only), None if none or no file."""
+    """The id of the last run committed to the state file at *state* with an output file (read only; a run
+    with CARNEGIE_OUTPUT empty publishes none, so no manifest either), None if none or no file."""
     if not state.exists():
         return None
     try:
@@ -141,7 +142,9 @@ def last_committed_run(state: Path) -> str | None:
     except sqlite3.Error as exc:
         raise state_error(state, exc, "reading its runs") from None
     try:
-        row = db.execute("SELECT run_id FROM runs ORDER BY committed_at DESC, rowid DESC LIMIT 1").fetchone()
+        row = db.execute(
+            "SELECT run_id FROM runs WHERE output <> '' ORDER BY committed_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):  # a state file no run has committed to
             return None

@@ -30,10 +30,10 @@ from carnegie_crawler.dataset import (
     update_dataset,
 )
 from carnegie_crawler.dataset import build as build_module
+from carnegie_crawler.dataset.config import current
 from carnegie_crawler.dataset.runs import DatasetLockedError, SchemaChangedError
 from carnegie_crawler.dataset.schema import hf_features
 from carnegie_crawler.dataset.synthetic import iso, run_id_at, stub, write_run
-from carnegie_crawler.dataset.versions import current
 
 SITE = "https://carnegieendowment.org/posts"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

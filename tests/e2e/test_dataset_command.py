@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from carnegie_crawler.dataset import RunRef, arrow_schema
+from carnegie_crawler.dataset import RunRef, arrow_schema, update_dataset
 from carnegie_crawler.devserver import SiteServer
 from tests.components.test_dataset_build import Runs, full_run, second_run
 from tests.e2e.test_bad_input import one_line_error
@@ -342,3 +342,26 @@ def test_a_last_run_whose_manifest_is_gone_is_said_not_reported_up_to_date(tmp_p
         warnings = [line for line in result.stderr.splitlines() if "is not among the published runs found" in line]
         assert len(warnings) == 1, result.stderr[-2000:]
         assert f"run {second}" in warnings[0]
+
+
+def test_a_last_run_without_output_or_a_run_applied_alone_is_no_missing_run(tmp_path):
+    """The missing-last-run warning must not fire for a run committed without an output file (CARNEGIE_OUTPUT
+    empty: no manifest by design), nor when the API is given one run of several: both were flagged as "moved
+    or deleted" (found by a review of the change)."""
+    with SiteServer(SITE) as server:
+        starts = ",".join(server.base_url + path for path in EXPECTED["start_paths"])
+        crawl = ("crawl", "commentary", "-a", f"start_urls={starts}")
+        assert scrapy(*crawl, *settings(tmp_path)).returncode == 0
+        assert scrapy(*crawl, *settings(tmp_path, CARNEGIE_DATASET=f"{tmp_path}/other")).returncode == 0
+        no_output = scrapy(*crawl, *settings(tmp_path, CARNEGIE_OUTPUT=""))
+        assert no_output.returncode == 0, no_output.stderr[-2000:]
+    result = scrapy("dataset", *settings(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "is not among the published runs found" not in result.stderr
+    first, second = sorted((tmp_path / "data").glob("*.manifest.json"))
+    one_at_a_time = tmp_path / "one-at-a-time"
+    update_dataset(one_at_a_time, [first])
+    update_dataset(one_at_a_time, [second])
+    assert (one_at_a_time / "documents.parquet").read_bytes() == (
+        tmp_path / "dataset" / "documents.parquet"
+    ).read_bytes()

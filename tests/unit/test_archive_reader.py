@@ -156,6 +156,26 @@ def test_a_damaged_newer_archive_never_lets_an_older_response_stand_in(tmp_path,
         assert chosen.superseded == 1  # p1: February's readable response is newer
 
 
+@pytest.mark.parametrize("keep", [60, 0])
+def test_a_newest_archive_damaged_in_its_first_record_still_sorts_as_the_newest(tmp_path, clock, keep):
+    """With no first record to date it, the damaged file sorted as the oldest, and January's responses were
+    taken as the newest (found by a review). Named as a run's archive, it sorts by the run id in its name."""
+    january = tmp_path / "commentary-2026-01-01T00-00-00-aaaaaa.warc.gz"
+    february = tmp_path / "commentary-2026-02-01T00-00-00-bbbbbb.warc.gz"
+    clock(*(f"2026-01-01T00:00:0{i}" for i in range(4)))
+    write_archive(january, [exchange(f"{BASE}/p{i}", page(f"p{i}")) for i in range(1, 4)])
+    clock(*(f"2026-02-01T00:00:0{i}" for i in range(4)))
+    write_archive(february, [exchange(f"{BASE}/p{i}", page(f"p{i}", "v2")) for i in range(1, 4)])
+    february.write_bytes(february.read_bytes()[:keep])
+    assert in_order([february, january]) == [january, february]
+    chosen = choose([january, february])
+    assert chosen.entries == []
+    assert chosen.uncertain == 3
+    junk = tmp_path / "notes.warc.gz"  # a name that is no run's: it says nothing of when, and hides nothing
+    junk.write_bytes(b"")
+    assert [e.url.rsplit("/", 1)[1] for e in choose([january, junk]).entries] == ["p1", "p2", "p3"]
+
+
 def test_files_are_read_oldest_first_whatever_the_order_given(two_runs):
     january, february = two_runs
     assert in_order([february, january, february]) == [january, february]

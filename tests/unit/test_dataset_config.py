@@ -57,3 +57,31 @@ def test_empty_dataset_setting_means_off():
 def test_unusable_settings_are_named(overrides, fragment):
     with pytest.raises(DatasetError, match=fragment):
         config(**overrides)
+
+
+@pytest.mark.parametrize("made", [False, True])
+def test_a_dataset_path_that_links_elsewhere_is_followed_at_start_up_as_the_build_does(tmp_path, made):
+    """A link of the user's to another disk, its target not made yet or made: the build follows it. The
+    start-up check refused the first ("exists and is not a directory"; found by a review of the change)."""
+    from carnegie_crawler.run.config import ConfigError, check_dataset
+
+    (tmp_path / "data").mkdir()
+    elsewhere = tmp_path / "bigdisk" / "dataset"
+    elsewhere.parent.mkdir()
+    if made:
+        elsewhere.mkdir()
+    (tmp_path / "data" / "dataset").symlink_to(elsewhere)
+    settings = Settings(
+        project_settings(
+            CARNEGIE_DATASET=str(tmp_path / "data" / "dataset"),
+            CARNEGIE_STATE=str(tmp_path / "data" / "state.sqlite3"),
+            CARNEGIE_OUTPUT=str(tmp_path / "data" / "%(run_id)s.jsonl"),
+        )
+    )
+    paths = {"CARNEGIE_OUTPUT": tmp_path / "data" / "x.jsonl", "the manifest": tmp_path / "data" / "x.manifest.json"}
+    assert check_dataset(settings, None, paths) == tmp_path / "data" / "dataset"
+    (elsewhere.parent / "notes.txt").write_text("mine")
+    if made:  # a user's directory there that holds something else is refused, whatever the link
+        (elsewhere / "notes.txt").write_text("mine")
+        with pytest.raises(ConfigError, match="holds no dataset"):
+            check_dataset(settings, None, paths)
