@@ -24,12 +24,12 @@ from pathlib import Path
 
 from ..run.lock import LockHeldError, acquire
 from .checks import check_applied, check_chain, check_schema
-from .config import check_dataset_directory, dataset_path
+from .config import check_dataset_directory, dataset_path, read_package
 from .convert import LineSource, OldRows
 from .history import Events
 from .index import Key, Located, Progress, scan_run
 from .merge import Counts, NewRowsReader, chunks, in_order, materialize, plan
-from .output import ROW_GROUP_ROWS, Output, finish, read_package
+from .output import ROW_GROUP_ROWS, Output, finish
 from .runs import DatasetError, DatasetLockedError, RunRef, as_run, ordered
 from .schema import HISTORY_STATUSES, arrow_schema
 from .versions import check_files, checked_while_read, recover, swap

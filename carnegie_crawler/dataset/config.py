@@ -12,6 +12,7 @@ from typing import Any
 from .runs import DatasetError, RunRef, discover_runs
 
 DEFAULT_DIRECTORY = "data/dataset"
+PACKAGE = "datapackage.json"  # the descriptor every build writes (output.py)
 # The placeholders a run's path templates may use (docs/runs.md): spider name, start time, run id.
 _PLACEHOLDERS = ("name", "time", "run_id")
 
@@ -97,14 +98,35 @@ def dataset_path(directory: Path) -> Path:
 
 def applied_run_ids(directory: Path) -> set[str] | None:
     """The ids of the runs the dataset at *directory* has applied (none if there is no dataset yet), as its
-    datapackage.json records them; None if that cannot be read (the build says why when it reads it)."""
+    datapackage.json records them; None if it is no readable dataset (its build says why)."""
     try:
-        package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
-        return {entry["run_id"] for entry in package["runs"]}
-    except FileNotFoundError:
-        return set()
-    except (OSError, ValueError, KeyError, TypeError):
+        package = read_package(directory)
+    except (DatasetError, OSError):  # not a dataset, or not a directory at all
         return None
+    return set() if package is None else {entry["run_id"] for entry in package["runs"]}
+
+
+def read_package(directory: Path) -> dict[str, Any] | None:
+    """The dataset's datapackage.json, or None where there is no dataset yet; DatasetError if it is not one."""
+    if not directory.exists():
+        return None
+    path = directory / PACKAGE
+    if not path.exists():
+        if any(directory.iterdir()):
+            raise DatasetError(f"{directory} is not empty and holds no {PACKAGE}: not a dataset directory")
+        return None
+    try:
+        package: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        runs = package["runs"]
+        rows = [package["resources"][0]["rows"], package["resources"][1]["rows"]]
+        if not isinstance(runs, list) or not all(isinstance(run.get("run_id"), str) for run in runs) or None in rows:
+            raise ValueError("runs or rows missing")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise DatasetError(f"{path} is unreadable ({exc}): rebuild the dataset (scrapy dataset --rebuild)") from None
+    for name in ("documents.parquet", "history.parquet"):
+        if not (directory / name).is_file():
+            raise DatasetError(f"{directory / name} is missing: rebuild the dataset (scrapy dataset --rebuild)")
+    return package
 
 
 def check_dataset_directory(directory: Path) -> None:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .card import Stats, datapackage, readme
+from .config import PACKAGE
 from .history import write_history
 from .runs import DatasetError
 from .schema import arrow_schema, history_schema, schema_version
@@ -34,7 +35,6 @@ _PLAIN = frozenset(
     {"url", "fetched_url", "title", "subtitle", "body", "content_hash", "crawled_at", "word_count", "related"}
 )
 _STATISTICS = ["url", "language", "content_type", "published_date", "crawled_at", "word_count"]
-PACKAGE = "datapackage.json"
 COMPRESSION = "snappy"
 
 
@@ -200,26 +200,3 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def read_package(directory: Path) -> dict[str, Any] | None:
-    """The dataset's datapackage.json, or None where there is no dataset yet; DatasetError if it is not one."""
-    if not directory.exists():
-        return None
-    path = directory / PACKAGE
-    if not path.exists():
-        if any(directory.iterdir()):
-            raise DatasetError(f"{directory} is not empty and holds no {PACKAGE}: not a dataset directory")
-        return None
-    try:
-        package: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        runs = package["runs"]
-        rows = [package["resources"][0]["rows"], package["resources"][1]["rows"]]
-        if not isinstance(runs, list) or not all(isinstance(run.get("run_id"), str) for run in runs) or None in rows:
-            raise ValueError("runs or rows missing")
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise DatasetError(f"{path} is unreadable ({exc}): rebuild the dataset (scrapy dataset --rebuild)") from None
-    for name in ("documents.parquet", "history.parquet"):
-        if not (directory / name).is_file():
-            raise DatasetError(f"{directory / name} is missing: rebuild the dataset (scrapy dataset --rebuild)")
-    return package

@@ -135,44 +135,34 @@ def _finish_publishing(files: Sequence[tuple[Path, Path]]) -> list[Path]:
 def last_committed_run(state: Path) -> str | None:
     """The id of the last run committed to the state file at *state* with an output file (read only; a run
     with CARNEGIE_OUTPUT empty publishes none, so no manifest either), None if none or no file."""
-    if not state.exists():
-        return None
-    try:
-        db = sqlite3.connect(f"{state.absolute().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise state_error(state, exc, "reading its runs") from None
-    try:
-        row = db.execute(
-            "SELECT run_id FROM runs WHERE output <> '' ORDER BY committed_at DESC, rowid DESC LIMIT 1"
-        ).fetchone()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):  # a state file no run has committed to
-            return None
-        raise state_error(state, exc, "reading its runs") from None
-    except sqlite3.Error as exc:
-        raise state_error(state, exc, "reading its runs") from None
-    finally:
-        db.close()
-    return str(row[0]) if row else None
+    sql = "SELECT run_id FROM runs WHERE output <> '' ORDER BY committed_at DESC, rowid DESC LIMIT 1"
+    rows = _read_only(state, sql, "reading its runs")
+    return str(rows[0][0]) if rows else None
 
 
 def runs_cut_short(state: Path) -> set[str]:
     """The runs of the state file at *state* cut short while publishing, not yet finished or taken back
     (read only: for readers of the published runs, which must not trust those yet)."""
+    return {run_id for (run_id,) in _read_only(state, "SELECT run_id FROM publishing", "reading publishing notes")}
+
+
+def _read_only(state: Path, sql: str, doing: str) -> list[tuple[Any, ...]]:
+    """*sql*'s rows from the state file at *state*, opened read only (a reader beside a run, without its
+    lock); none if there is no file, or no such table yet (a state file from before it). StateError else."""
     if not state.exists():
-        return set()
+        return []
     try:
         db = sqlite3.connect(f"{state.absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise state_error(state, exc, "reading publishing notes") from None
+        raise state_error(state, exc, doing) from None
     try:
-        return {run_id for (run_id,) in db.execute("SELECT run_id FROM publishing")}
+        return db.execute(sql).fetchall()
     except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):  # a state file from before the notes
-            return set()
-        raise state_error(state, exc, "reading publishing notes") from None
+        if "no such table" in str(exc):
+            return []
+        raise state_error(state, exc, doing) from None
     except sqlite3.Error as exc:
-        raise state_error(state, exc, "reading publishing notes") from None
+        raise state_error(state, exc, doing) from None
     finally:
         db.close()
 
