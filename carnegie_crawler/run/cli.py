@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from ..schema import SchemaLoadError, load_validator
 from ..spiders.arguments import SpiderArgumentError
-from .config import ConfigError, RunConfig, check_paths
+from .config import ConfigError, RunConfig, check_paths, check_replaced_runs
 from .lock import LockHeldError, acquire
 from .outcome import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_PAUSED, RunStartError
 from .owner import owner_of
@@ -43,6 +43,9 @@ def preflight(spider_cls: type[Any], spider_args: dict[str, str], settings: Base
             acquire(target, config.lock_timeout, the_file=target == config.state)
         if config.state is not None:
             StateStore(config.state).close()
+        check_replaced_runs(config, settings, spider_cls.name)  # under the lock: no run publishes meanwhile
+    except ConfigError as exc:
+        return RunStartError(str(exc), EXIT_BAD_INPUT)
     except LockHeldError as exc:
         return RunStartError(str(exc), EXIT_LOCKED)
     except OSError as exc:  # the lock file cannot be opened (a directory, a read-only place)

@@ -138,8 +138,7 @@ def check_paths(config: RunConfig, settings: BaseSettings, spider_name: str, spi
         paths["CARNEGIE_MANIFEST"] = render(config.manifest, **values)
         check_target(config.manifest, paths["CARNEGIE_MANIFEST"], "CARNEGIE_MANIFEST")
     elif "CARNEGIE_OUTPUT" in paths:
-        output = paths["CARNEGIE_OUTPUT"]
-        paths["the manifest"] = output.with_name(output.name.removesuffix(".jsonl") + ".manifest.json")
+        paths["the manifest"] = manifest_beside(paths["CARNEGIE_OUTPUT"])
     if config.state is not None:
         check_writable(config.state, "CARNEGIE_STATE")
         for suffix in ("", "-wal", "-shm", ".lock"):
@@ -220,16 +219,41 @@ def check_dataset(settings: BaseSettings, archive: Path | None, paths: dict[str,
     for what, path in paths.items():
         if _inside(path, dataset):
             raise ConfigError(f"{what} {path} is inside the dataset directory {dataset} (CARNEGIE_DATASET)")
-    templates = [settings.get("CARNEGIE_OUTPUT") or "", settings.get("CARNEGIE_MANIFEST") or ""]
-    if any(t and "%(run_id)s" not in t and "%(time)s" not in t for t in templates):  # a run replaces the last's
-        manifest = paths.get("CARNEGIE_MANIFEST") or paths["the manifest"]
-        if (run := config.unapplied_run_replaced(paths["CARNEGIE_OUTPUT"], manifest)) is not None:
-            raise ConfigError(
-                f"this run would replace the files of run {run.run_id} ({run.manifest}), which the dataset "
-                f"{dataset} has not applied: bring it up to date first (scrapy dataset), or name each run's "
-                "file apart (%(run_id)s in CARNEGIE_OUTPUT)"
-            )
     return dataset
+
+
+def check_replaced_runs(config: RunConfig, settings: BaseSettings, spider_name: str) -> None:
+    """With fixed file names (no `%(run_id)s` or `%(time)s`) a run replaces the last one's files: refused if
+    the dataset has not applied that run (its documents would never reach it). Asked under the state's lock,
+    once no other run can publish or fold in before this one does."""
+    from ..dataset.config import DatasetConfig
+    from ..dataset.runs import DatasetError
+
+    templates = [template for template in (config.output, config.manifest) if template]
+    if config.state is None or not config.output:
+        return
+    if all("%(run_id)s" in template or "%(time)s" in template for template in templates):
+        return
+    try:
+        dataset = DatasetConfig.from_settings(settings)
+    except DatasetError:  # refused by check_paths already
+        return
+    if dataset is None:
+        return
+    values = _PLACEHOLDERS | {"name": spider_name}
+    output = render(config.output, **values)
+    manifest = render(config.manifest, **values) if config.manifest else manifest_beside(output)
+    if (run := dataset.unapplied_run_replaced(output, manifest)) is not None:
+        raise ConfigError(
+            f"this run would replace the files of run {run.run_id} ({run.manifest}), which the dataset "
+            f"{dataset.directory} has not applied: bring it up to date first (scrapy dataset), or name each "
+            "run's file apart (%(run_id)s in CARNEGIE_OUTPUT)"
+        )
+
+
+def manifest_beside(output: Path) -> Path:
+    """Where a run's manifest goes when CARNEGIE_MANIFEST is not set (docs/runs.md)."""
+    return output.with_name(output.name.removesuffix(".jsonl") + ".manifest.json")
 
 
 def _inside(path: Path, directory: Path) -> bool:

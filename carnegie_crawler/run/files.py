@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..archive import ARCHIVE_SUFFIX, WarcFile
 from ..output import JsonLinesFile, PartFile
-from .config import RunConfig, render
+from .config import RunConfig, manifest_beside, render
 
 logger = logging.getLogger("carnegie_crawler.run")
 
@@ -36,7 +36,7 @@ class RunFiles:
         if config.manifest:
             self.manifest = render(config.manifest, **values)
         elif self.output is not None:
-            self.manifest = self.output.path.with_name(self.output.path.name.removesuffix(".jsonl") + ".manifest.json")
+            self.manifest = manifest_beside(self.output.path)
         # A published run's manifest is written to its own part file and renamed into place with the
         # others: first when a state file notes the renames (a kill in between is finished by the next
         # run, run/recovery.py), last without one (nothing would finish it: an output without its

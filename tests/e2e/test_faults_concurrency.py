@@ -4,8 +4,10 @@ gives up cleanly (exit 3) without touching the first run's files."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,43 @@ def test_a_second_run_that_cannot_get_the_lock_exits_3_and_leaves_the_first_alon
     assert described_file(tmp_path / "out.manifest.json", manifest).resolve() == (tmp_path / "out.jsonl").resolve()
     assert sorted(r["url"] for r in whole_json_lines(tmp_path / "out.jsonl")) == EXPECTED_URLS
     assert json.loads((tmp_path / "out.manifest.json").read_text())["health"]["ok"] is True
+
+
+def _waits_on(pid: int, lock: Path) -> bool:
+    """Has process *pid* opened *lock* (so it is past its start-up checks, waiting for the lock)?"""
+    try:
+        return any(os.readlink(fd) == str(lock) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
+@pytest.mark.e2e
+def test_a_run_waiting_for_the_lock_does_not_replace_the_files_of_a_run_the_dataset_missed(site_server, tmp_path):
+    """Fixed file names, the dataset on. The second run's check that it replaces no run the dataset has not
+    applied ran before it waited for the lock, while the first run was still crawling: the first run then
+    ended without its dataset update (exit 5), and the second replaced its files, so its documents never
+    reached the dataset. The check belongs under the lock."""
+    dataset = tmp_path / "dataset"
+    args = crawl_args(site_server, tmp_path, "-s", f"CARNEGIE_DATASET={dataset}", "-s", "CARNEGIE_LOCK_TIMEOUT=60")
+    assert run(args).returncode == 0  # a first run the dataset applied
+    lock = tmp_path / "dataset.lock"
+    lock.unlink()
+    lock.mkdir()  # the next dataset update cannot lock the dataset: the run ends with exit 5
+    site_server.site.delay = 0.3
+    with crawling(args, tmp_path / "first.log") as first:
+        wait_until(lambda: lines_in_parts(tmp_path) >= 1, "the first run wrote a line", crawl=first)
+        with crawling(args, tmp_path / "second.log") as second:
+            state_lock = (tmp_path / "state.sqlite3.lock").resolve()
+            wait_until(lambda: _waits_on(second.pid, state_lock), "the second run waits for the lock", crawl=second)
+            assert first.running()
+            site_server.site.delay = 0
+            assert first.wait(90) == 5, first.log[-3000:]
+            missed = check_manifest(tmp_path / "out.manifest.json")["run_id"]
+            assert second.wait(90) == 2, second.log[-3000:]
+            assert f"would replace the files of run {missed}" in second.log
+    assert check_manifest(tmp_path / "out.manifest.json")["run_id"] == missed, "the missed run's files stay"
+    lock.rmdir()
+    caught_up = run(["dataset", *args[args.index("-s") :]])
+    assert caught_up.returncode == 0, caught_up.stderr[-3000:]
+    package = json.loads((dataset / "datapackage.json").read_text())
+    assert package["runs"][-1]["run_id"] == missed
