@@ -132,10 +132,11 @@ class Command(ScrapyCommand):
             update_dataset,
         )
         from ..dataset.config import applied_run_ids
-        from ..dataset.runs import unfound_last_run
+        from ..dataset.runs import last_run, unfound_last_run
 
         try:
             # Not verified here: the build checks each run it reads (sha256, lines) on the way.
+            last = last_run(config.state)  # first: a run committed meanwhile is not taken for one missing
             runs = discover_runs(config.manifest_dirs, config.state, config.pattern, verify=False)
             dirs = ", ".join(map(str, config.manifest_dirs))
             # The manifests name the state, so runs found need no state file; none found and no state
@@ -148,7 +149,7 @@ class Command(ScrapyCommand):
                 logger.warning("No published run of state %s found in %s", config.state, dirs)
             # Every published run found: a missing last one leaves no gap in their chain, but the state knows it.
             known = {run.run_id for run in runs} | (set() if rebuild else applied_run_ids(config.directory) or set())
-            if problem := unfound_last_run(config.state, known):
+            if problem := unfound_last_run(config.state, last, known):
                 logger.warning("%s", problem)
             if rebuild:
                 summary = rebuild_dataset(config.directory, runs, progress=progress)

@@ -195,15 +195,21 @@ def _chained(runs: list[RunRef]) -> list[RunRef]:
     return result + [run for run in runs if run not in result]  # a loop of links: as they came
 
 
-def unfound_last_run(state: Path, known: set[str]) -> str | None:
-    """The problem, if the last run committed to *state* is not among the *known* run ids (those found, or
-    applied): its manifest was moved or deleted, so no build can follow it, and no chain check sees the gap
-    a missing last run leaves. None if it is known, or the state cannot say."""
+def last_run(state: Path) -> str | None:
+    """The last run committed to *state* with an output file (`recovery.last_committed_run`), None if none
+    or the state cannot say. Read before the runs are found (`discover_runs`): a run committed by then has
+    its manifest published and its note cleared, so it is found; one committed later is not asked about."""
     try:
-        last = last_committed_run(Path(state))
+        return last_committed_run(Path(state))
     except StateError as exc:
         logger.debug("%s: the last committed run cannot be read", exc)
         return None
+
+
+def unfound_last_run(state: Path, last: str | None, known: set[str]) -> str | None:
+    """The problem, if *last* (`last_run`, read before the runs were found) is not among the *known* run ids
+    (those found, or applied): its manifest was moved or deleted, so no build can follow it, and no chain
+    check sees the gap a missing last run leaves."""
     if last is None or last in known:
         return None
     return (
